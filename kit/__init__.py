@@ -1,0 +1,3 @@
+"""kit: a containerized reproducibility kit for GPU kernel bugs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,51 @@
+"""kit's cache folder (~/.cache/kit): toolchains, CUTLASS trees, compiled binaries.
+
+Everything lands through `install_atomically`: built in a temporary sibling, renamed into
+place, guarded by a file lock, so a killed install never leaves a half-written folder and two
+kit processes never install the same thing twice at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+def root() -> Path:
+    env = os.environ.get("KIT_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kit"
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as fh:  # noqa: PTH123 - fcntl wants a file object
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def install_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
+    """Return dest, creating it with build(tmp_dir) first if it is not there yet."""
+    if dest.is_dir():
+        return dest
+    with locked(dest):
+        if dest.is_dir():  # another process finished it while we waited
+            return dest
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            build(tmp)
+            tmp.rename(dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest

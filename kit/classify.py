@@ -1,0 +1,180 @@
+"""From what a compile and a run printed to an Outcome, with a cause and its evidence.
+
+The harness line (`KIT_RESULT {json}`) is the primary source; exit status, signal and timeout
+decide when no line came. Anything that says the kit or its environment failed (not the
+kernel) is `infra_error`, named so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit.model import Evidence, Outcome
+
+PREFIX = "KIT_RESULT "
+ERROR_INTERNAL = "Error Internal"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str
+    evidence: Evidence = field(default_factory=Evidence)
+    kit_result: dict[str, Any] | None = None
+
+
+def parse_line(output: str) -> dict[str, Any] | None:
+    """The last KIT_RESULT line's JSON, or None. A malformed line counts as no line."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(PREFIX):
+            try:
+                data = json.loads(line[len(PREFIX):])
+            except json.JSONDecodeError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+# ------------------------------------------------------------------ compile
+
+_COMPILE_CAUSES: list[tuple[str, re.Pattern[str]]] = [
+    ("unsupported_arch", re.compile(r"Unsupported gpu architecture|is not defined for option "
+                                    r"'gpu-(architecture|code)'|not a supported .*architecture")),
+    ("ptxas_version", re.compile(r"Unsupported \.version|ptxas fatal")),
+    ("static_assert", re.compile(r"static assertion failed|static_assert")),
+    ("host_stub", re.compile(r"__wrapper__device_stub|device_stub")),
+    ("missing_header", re.compile(r"fatal error: .*: No such file or directory")),
+]
+
+
+def compile_failure(returncode: int, output: str, timed_out: bool) -> Verdict:
+    if timed_out:
+        return Verdict(Outcome.COMPILE_ERROR, "compile timed out",
+                       Evidence(cause="timeout", detail=_first_error(output)))
+    killed = any("Killed" in line for line in output.splitlines()[-3:])
+    if returncode in (-signal.SIGKILL, 137) or killed:
+        return Verdict(Outcome.COMPILE_ERROR, "compiler killed (out of memory?)",
+                       Evidence(cause="oom", detail=_first_error(output)))
+    first = _first_error(output)
+    for cause, pattern in _COMPILE_CAUSES:
+        if pattern.search(output):
+            return Verdict(Outcome.COMPILE_ERROR, f"{cause}: {first}"[:300],
+                           Evidence(cause=cause, detail=first))
+    return Verdict(Outcome.COMPILE_ERROR, first[:300] or f"nvcc exit {returncode}",
+                   Evidence(cause="error", detail=first))
+
+
+def _first_error(output: str) -> str:
+    for line in output.splitlines():
+        if re.search(r"\berror\b|fatal", line, re.IGNORECASE):
+            return line.strip()
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+# ------------------------------------------------------------------ run
+
+
+def run_result(returncode: int, output: str, timed_out: bool, limit: float) -> Verdict:
+    data = parse_line(output)
+    if timed_out:
+        return Verdict(Outcome.TIMEOUT, f"no result within {limit:g}s; killed", kit_result=data)
+    if data is None:
+        if returncode < 0:
+            name = _signal_name(-returncode)
+            return Verdict(Outcome.CRASH, f"killed by {name} before reporting",
+                           Evidence(cause="signal", detail=name, facts={"signal": -returncode}))
+        if returncode in (126, 127):
+            return Verdict(Outcome.INFRA_ERROR, f"binary could not be started (exit {returncode})",
+                           Evidence(cause="exec", detail=_last(output)))
+        why = f"exit {returncode} without a KIT_RESULT line"
+        return Verdict(Outcome.CRASH, why, Evidence(cause="no_result", detail=_last(output)))
+    return _from_line(data, output)
+
+
+def _from_line(data: dict[str, Any], output: str) -> Verdict:
+    stage = str(data.get("stage", ""))
+    status = str(data.get("status", ""))
+    err = data.get("cuda_error") or {}
+    err_name = str(err.get("name", ""))
+    if stage == "device":
+        if err_name == "cudaErrorInsufficientDriver":
+            return Verdict(Outcome.INFRA_ERROR, "the binary's CUDA is newer than the driver",
+                           Evidence(cause="driver_too_old", detail=str(err.get("string", ""))),
+                           data)
+        return Verdict(Outcome.NO_GPU, f"the repro saw no device ({err_name})",
+                       Evidence(cause="no_device", detail=err_name), data)
+    if stage == "configure":
+        return Verdict(Outcome.CAN_IMPLEMENT_FAILED, f"repro refused: {data.get('note', '')}",
+                       Evidence(cause="repro_refused", detail=str(data.get("note", ""))), data)
+    if stage == "can_implement":
+        return Verdict(Outcome.CAN_IMPLEMENT_FAILED, f"can_implement(): {status}",
+                       Evidence(cause="can_implement", detail=status), data)
+    if stage == "initialize":
+        if status == ERROR_INTERNAL:
+            ev = diagnose_internal(data, output)
+            return Verdict(Outcome.INIT_ERROR_INTERNAL,
+                           f"initialize(): Error Internal — {ev.cause}: {ev.detail}", ev, data)
+        return Verdict(Outcome.INIT_ERROR_OTHER, f"initialize(): {status}",
+                       Evidence(cause="status", detail=status), data)
+    if stage == "run":
+        detail = err_name or status
+        return Verdict(Outcome.RUN_FAILED, f"run(): {status} {err_name}".strip(),
+                       Evidence(cause="run", detail=detail), data)
+    verify = data.get("verify") or {}
+    if stage == "verify":
+        if err_name and err_name != "cudaSuccess":
+            return Verdict(Outcome.RUN_FAILED, f"error after run: {err_name}",
+                           Evidence(cause="async_error", detail=err_name), data)
+        return Verdict(Outcome.WRONG_RESULT,
+                       f"max error {verify.get('max_abs_error')} > {verify.get('tolerance')}",
+                       Evidence(cause="verify", facts=dict(verify)), data)
+    if stage == "done":
+        return Verdict(Outcome.OK, f"verified (max error {verify.get('max_abs_error')})",
+                       Evidence(facts=dict(verify)), data)
+    return Verdict(Outcome.CRASH, f"unknown harness stage '{stage}'",
+                   Evidence(cause="bad_result", detail=stage), data)
+
+
+def diagnose_internal(data: dict[str, Any], output: str = "") -> Evidence:
+    """Which of the known paths to kErrorInternal this was (notes, section 2)."""
+    smem = _int(data.get("smem_bytes"))
+    optin = _int(data.get("smem_optin_bytes"))
+    direct = (data.get("direct_set_attribute") or {}).get("name", "")
+    attrs = data.get("func_attributes") or {}
+    attr_err = (attrs.get("error") or {}).get("name", "")
+    facts: dict[str, Any] = {"smem_bytes": smem, "smem_optin_bytes": optin,
+                             "direct_set_attribute": direct, "func_get_attributes": attr_err}
+    if smem is not None and optin is not None and optin > 0 and smem > optin:
+        return Evidence(cause="smem_exceeds_optin",
+                        detail=f"shared memory {smem:,} B > opt-in {optin:,} B", facts=facts)
+    if attr_err in ("cudaErrorInvalidDeviceFunction", "cudaErrorNoKernelImageForDevice"):
+        return Evidence(cause="invalid_device_function",
+                        detail=f"no kernel image for this GPU ({attr_err})", facts=facts)
+    if direct and direct != "cudaSuccess":
+        return Evidence(cause="func_set_attribute_failed",
+                        detail=f"cudaFuncSetAttribute -> {direct}", facts=facts)
+    if "Failed to initialize the TMA descriptor" in output:
+        return Evidence(cause="tma_descriptor", detail="host TMA descriptor encode failed",
+                        facts=facts)
+    return Evidence(cause="unknown", detail="no known path matched the evidence", facts=facts)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def _last(output: str) -> str:
+    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""

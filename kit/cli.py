@@ -1,0 +1,335 @@
+"""The `kit` command line: parses, wires, prints. The thinking lives in workflow and below."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kit import __version__, doctor, export, matrix, plan, results, workflow
+from kit.errors import UsageError
+from kit.execute import Options
+from kit.model import Cell
+from kit.progress import Reporter
+from kit.report import markdown, pivot
+from kit.runtime.base import Runtime
+from kit.runtime.host import HostRuntime
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
+           "max_content_width": 100}
+
+
+def _runtime(name: str) -> Runtime:
+    # `auto` picks Docker once the Docker runtime exists; today that is the host.
+    if name in ("auto", "host"):
+        return HostRuntime()
+    raise UsageError(f"unknown runtime '{name}'")
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+matrix_option = click.option(
+    "--matrix", "matrix_path", type=click.Path(path_type=Path), default=Path("matrix.yaml"),
+    show_default=True, help="The matrix file.")
+preset_option = click.option("--preset", help="A named preset from the matrix file (e.g. smoke).")
+only_option = click.option(
+    "--only", multiple=True, metavar="AXIS=GLOB",
+    help="Keep cells whose AXIS matches GLOB. Repeat: OR within an axis, AND across axes.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+results_option = click.option(
+    "--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
+    show_default=True, help="Folder holding one sub-folder per run.")
+runtime_option = click.option(
+    "--runtime", type=click.Choice(["auto", "host"]), default="auto", show_default=True,
+    help="Where cells compile and run. host: local or kit-installed toolchains.")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="kit")
+@click.option("--debug", is_flag=True, envvar="KIT_DEBUG",
+              help="Show tracebacks and every command kit runs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Find which toolchain x CUTLASS x C++ detail breaks a GPU kernel, in one command.
+
+    \b
+    Typical session:
+      kit doctor                          what this machine can compile and run
+      kit matrix plan --preset smoke      the cells, and which will run here
+      kit matrix run --preset smoke       compile, run, classify, write results/<run>/
+      kit matrix show                     the table of the latest run
+      kit repro export sm12x_mxf8_mxf4_grouped -D placement=function_template
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(name)s: %(message)s")
+
+
+@cli.command("doctor")
+@json_option
+def doctor_cmd(as_json: bool) -> None:
+    """Report GPUs (NVML), nvcc toolchains, the Docker engine and cached CUTLASS trees."""
+    report = doctor.examine()
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(doctor.render(report))
+
+
+@cli.group("matrix")
+def matrix_group() -> None:
+    """Plan, run, show and compare matrices."""
+
+
+@matrix_group.command("plan")
+@matrix_option
+@preset_option
+@only_option
+@runtime_option
+@json_option
+def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...], runtime: str,
+                as_json: bool) -> None:
+    """List the cells, what will be compiled, run or skipped here, and why."""
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only)
+    _, steps = workflow.make_plan(sel, _runtime(runtime))
+    if as_json:
+        _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps]})
+        return
+    for s in steps:
+        what = "compile+run" if s.run is plan.RunDecision.RUN else f"compile, {s.run.value}"
+        click.echo(f"{s.cell.label:<90} {what}" + (f"  ({s.reason})" if s.reason else ""))
+    summ = plan.summary(steps)
+    click.echo(f"\n{summ['cells']} cells, {summ['binaries']} distinct binaries; "
+               + ", ".join(f"{v} {k}" for k, v in summ.items() if k not in ("cells", "binaries")))
+
+
+@matrix_group.command("run")
+@matrix_option
+@preset_option
+@only_option
+@runtime_option
+@results_option
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel compiles [cores, "
+              "capped by memory].")
+@click.option("--mem", "mem_gb", type=click.FloatRange(min=1), help="GiB kit may use for "
+              "compiles [MemAvailable].")
+@click.option("--compile-gb", type=click.FloatRange(min=0.5), default=6.0, show_default=True,
+              help="Expected peak memory of one compile.")
+@click.option("--run-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help="Seconds before a running kernel is killed (outcome: timeout).")
+@click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None,
+              metavar="[RUN]", help="Continue a run: finished cells are kept (default: latest).")
+@json_option
+def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...], runtime: str,
+               results_root: Path, jobs: int | None, mem_gb: float | None, compile_gb: float,
+               run_timeout: float, resume: str | None, as_json: bool) -> None:
+    """Compile every cell, run it where the GPU can, classify, store, report."""
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only)
+    opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb, run_timeout=run_timeout,
+                   resume=resume is not None)
+    with Reporter(quiet=as_json) as reporter:
+        run_dir, final = workflow.run(sel, _runtime(runtime), results_root=results_root,
+                                      opts=opts, reporter=reporter, resume_ref=resume)
+    if as_json:
+        _echo_json({"run": str(run_dir.path), "counts": pivot.counts(final),
+                    "findings": pivot.findings(final)})
+        return
+    click.echo(markdown.render(final, run_dir.manifest()))
+    click.echo(f"results: {run_dir.path}  (report.md, report.json)", err=True)
+
+
+@matrix_group.command("show")
+@click.argument("run", required=False)
+@results_option
+@click.option("--rows", default=",".join(pivot.DEFAULT_ROWS), show_default=True,
+              help="Axes for table rows, comma-separated.")
+@click.option("--cols", default=",".join(pivot.DEFAULT_COLS), show_default=True,
+              help="Axes for table columns, comma-separated.")
+@json_option
+def matrix_show(run: str | None, results_root: Path, rows: str, cols: str,
+                as_json: bool) -> None:
+    """Show a run's pivot table (default: the latest run)."""
+    run_dir = results.find(results_root, run)
+    loaded = run_dir.load()
+    for path, why in loaded.broken:
+        click.echo(f"warning: unreadable cell result {path.name}: {why}", err=True)
+    if as_json:
+        _echo_json({"run": str(run_dir.path), "counts": pivot.counts(loaded.results),
+                    "cells": [r.to_dict() for r in loaded.results]})
+        return
+    click.echo(markdown.render(loaded.results, run_dir.manifest(),
+                               rows=_axes_arg(rows), cols=_axes_arg(cols)))
+
+
+def _axes_arg(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
+@matrix_group.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@results_option
+@json_option
+def matrix_diff(run_a: str, run_b: str, results_root: Path, as_json: bool) -> None:
+    """What changed between two runs, cell by cell (matched on axis values)."""
+    a = {r.label: r for r in results.find(results_root, run_a).load().results}
+    b = {r.label: r for r in results.find(results_root, run_b).load().results}
+    changes = [{"cell": k, "a": a[k].outcome.value if k in a else None,
+                "b": b[k].outcome.value if k in b else None}
+               for k in sorted(set(a) | set(b))
+               if k not in a or k not in b or a[k].outcome is not b[k].outcome]
+    if as_json:
+        _echo_json({"a": run_a, "b": run_b, "changes": changes})
+        return
+    if not changes:
+        click.echo(f"no differences in {len(a)} cells")
+    for c in changes:
+        click.echo(f"{c['cell']}: {c['a'] or '(absent)'} -> {c['b'] or '(absent)'}")
+
+
+@cli.command("report")
+@click.argument("run", required=False)
+@results_option
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md",
+              show_default=True)
+def report_cmd(run: str | None, results_root: Path, fmt: str) -> None:
+    """Re-write and print a run's report (reads results; never re-runs)."""
+    run_dir = results.find(results_root, run)
+    workflow.write_reports(run_dir)
+    click.echo((run_dir.path / ("report.md" if fmt == "md" else "report.json")).read_text(),
+               nl=False)
+
+
+@cli.group("repro")
+def repro_group() -> None:
+    """The kernels: list them, run one cell, export a standalone .cu."""
+
+
+@repro_group.command("list")
+@matrix_option
+@json_option
+def repro_list(matrix_path: Path, as_json: bool) -> None:
+    """Every repro with its targets and knobs."""
+    catalogue = workflow.repro_catalogue(matrix_path.parent / "repros")
+    if as_json:
+        _echo_json({n: {"description": r.description, "archs": list(r.archs),
+                        "knobs": {k: {"default": kn.default, "values": list(kn.values),
+                                      "integer": kn.integer} for k, kn in r.knobs.items()}}
+                    for n, r in catalogue.items()})
+        return
+    for name, r in catalogue.items():
+        click.echo(f"{name}: {r.description}\n  targets: {', '.join(r.archs)}")
+        for k, kn in r.knobs.items():
+            click.echo(f"  -D {k}=  {kn.describe_values()}  (default {kn.default})")
+
+
+def _one_cell(matrix_path: Path, name: str, defines: tuple[str, ...], cuda: str | None,
+              cutlass: str | None, arch: str | None) -> tuple[matrix.Matrix, Cell]:
+    catalogue = workflow.repro_catalogue(matrix_path.parent / "repros")
+    m = matrix.load(matrix_path, catalogue)
+    if name not in m.repros:
+        raise UsageError(f"unknown repro '{name}'", hint=f"repros: {', '.join(m.repros)}")
+    repro = m.repros[name]
+    knobs = {k: kn.default for k, kn in repro.knobs.items()}
+    for d in defines:
+        key, sep, value = d.partition("=")
+        if not sep or key not in repro.knobs:
+            raise UsageError(f"-D {d}: expected KNOB=VALUE with KNOB one of "
+                             f"{', '.join(repro.knobs)}")
+        if not repro.knobs[key].accepts(value):
+            raise UsageError(f"-D {d}: {key} takes {repro.knobs[key].describe_values()}")
+        knobs[key] = value
+    tc = cuda or next(iter(m.toolchains))
+    cl = cutlass or next(iter(m.cutlass))
+    if tc not in m.toolchains or cl not in m.cutlass:
+        raise UsageError(f"unknown toolchain '{tc}' or CUTLASS '{cl}'",
+                         hint=f"toolchains: {', '.join(m.toolchains)}; cutlass: "
+                              f"{', '.join(m.cutlass)}")
+    target = arch or repro.archs[0]
+    if target not in repro.archs:
+        raise UsageError(f"{name} is written for {', '.join(repro.archs)}, not {target}")
+    return m, Cell(repro=name, toolchain=m.toolchains[tc], cutlass=m.cutlass[cl], arch=target,
+                   knobs=tuple(sorted(knobs.items())))
+
+
+cell_options = [
+    matrix_option,
+    click.option("-D", "defines", multiple=True, metavar="KNOB=VALUE", help="A knob value."),
+    click.option("--cuda", help="Toolchain name from the matrix [first one]."),
+    click.option("--cutlass", help="CUTLASS source name from the matrix [first one]."),
+    click.option("--arch", help="Target [the repro's first]."),
+]
+
+
+def _with_cell_options(f: Any) -> Any:
+    for opt in reversed(cell_options):
+        f = opt(f)
+    return f
+
+
+@repro_group.command("run")
+@click.argument("name")
+@_with_cell_options
+@results_option
+@json_option
+def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
+              cutlass: str | None, arch: str | None, results_root: Path, as_json: bool) -> None:
+    """Compile and run one cell, fast; prints its outcome and KIT_RESULT."""
+    cell = _one_cell(matrix_path, name, defines, cuda, cutlass, arch)[1]
+    only = tuple(f"{k}={v}" for k, v in cell.axes.items())
+    sel = workflow.Selection(matrix_path=matrix_path, only=only)
+    with Reporter(quiet=as_json) as reporter:
+        run_dir, final = workflow.run(sel, HostRuntime(), results_root=results_root,
+                                      opts=Options(), reporter=reporter)
+    if as_json:
+        _echo_json([r.to_dict() for r in final])
+        return
+    for r in final:
+        click.echo(f"{r.outcome.mark} {r.outcome.value}: {r.reason}")
+        if r.kit_result:
+            click.echo("KIT_RESULT " + json.dumps(r.kit_result))
+    click.echo(f"log: {run_dir.log_path(final[0].cell_id)}" if final else "", err=True)
+
+
+@repro_group.command("export")
+@click.argument("name")
+@_with_cell_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here [stdout].")
+def repro_export(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
+                 cutlass: str | None, arch: str | None, output: Path | None) -> None:
+    """One standalone .cu: harness inlined, knobs fixed, nvcc line in its header."""
+    m, cell = _one_cell(matrix_path, name, defines, cuda, cutlass, arch)
+    text = export.standalone(m.repros[name], cell, cell.cutlass.ref)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        results.write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
+def main() -> None:
+    debug = os.environ.get("KIT_DEBUG", "") not in ("", "0") or "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False, prog_name="kit")
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

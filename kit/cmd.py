@@ -1,0 +1,121 @@
+"""The one owner of subprocesses: argv lists only, never a shell string."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.errors import CommandError
+
+log = logging.getLogger("kit.cmd")
+
+# Every child still running, so that Ctrl-C in the main thread can end the ones that worker
+# threads started (they live in their own sessions and do not get the terminal's SIGINT).
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    output: str  # stdout and stderr interleaved, as a person would have seen them
+    seconds: float
+    timed_out: bool = False
+    peak_rss_kb: int | None = None
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that killed the process, if one did."""
+        return -self.returncode if self.returncode < 0 else None
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.output.rstrip().splitlines()[-lines:])
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    log_file: Path | None = None,
+) -> Completed:
+    """Run argv to completion and return what happened; never raises for a non-zero exit.
+
+    The process gets its own session so that a timeout or Ctrl-C kills its whole tree
+    (nvcc forks cicc/ptxas; a hung kernel may have children).
+    """
+    args = tuple(str(a) for a in argv)
+    log.debug("$ %s", shlex.join(args))
+    full_env = None if env is None else {**os.environ, **env}
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    with _live_lock:
+        _live.add(proc)
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_tree(proc)
+        out, _ = proc.communicate()
+    except BaseException:  # Ctrl-C included: leave no orphan compiler or kernel behind
+        _kill_tree(proc)
+        proc.wait()
+        raise
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    seconds = time.monotonic() - start
+    text = out.decode("utf-8", errors="replace")
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("a", encoding="utf-8") as fh:
+            fh.write(f"$ {shlex.join(args)}\n{text}")
+            why = " (timeout)" if timed_out else ""
+            fh.write(f"[exit {proc.returncode}{why}, {seconds:.1f}s]\n")
+    return Completed(args, proc.returncode, text, seconds, timed_out)
+
+
+def check(argv: Sequence[str | os.PathLike[str]], *, what: str, hint: str | None = None,
+          **kwargs: object) -> Completed:
+    """Run argv and raise CommandError with the output's tail if it fails."""
+    done = run(argv, **kwargs)  # type: ignore[arg-type]
+    if done.returncode != 0 or done.timed_out:
+        raise CommandError(
+            f"{what} failed (exit {done.returncode}): {shlex.join(done.argv)}\n{done.tail()}",
+            hint=hint,
+        )
+    return done
+
+
+def kill_all() -> int:
+    """Kill every child process tree kit started; returns how many there were."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill_tree(proc)
+    return len(procs)
+
+
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)

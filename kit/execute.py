@@ -1,0 +1,211 @@
+"""Run a plan: compile (parallel, memory-aware, cached), run on the GPU, classify, store.
+
+Each finished cell is written to the run folder the moment it ends; on Ctrl-C the children
+are killed, nothing half-written stays, and `kit matrix run --resume` picks up the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit import cache, classify, cmd
+from kit.cutlass_src import ResolvedCutlass
+from kit.errors import KitError
+from kit.model import CellResult, Evidence, Outcome
+from kit.plan import RunDecision, Step
+from kit.progress import Reporter
+from kit.repros import Repro
+from kit.results import RunDir, now, write_json
+from kit.runtime.base import CompileJob, RunJob, Runtime
+
+DEFAULT_COMPILE_GB = 6.0  # a CUTLASS grouped GEMM peaks at 3.5-8 GB in nvcc/cicc
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    jobs: int | None = None  # parallel compiles; default: cores, capped by memory
+    mem_gb: float | None = None  # memory kit may use for compiles; default: MemAvailable
+    compile_gb: float = DEFAULT_COMPILE_GB  # expected peak of one compile
+    compile_timeout: float = 1800.0
+    run_timeout: float = 120.0
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class Build:
+    ok: bool
+    binary: Path | None
+    verdict: classify.Verdict | None  # set when the compile failed
+    seconds: float
+    cached: bool
+
+
+def parallel_jobs(opts: Options) -> int:
+    cores = os.cpu_count() or 1
+    mem = opts.mem_gb if opts.mem_gb is not None else available_gb()
+    by_mem = max(1, int(mem // opts.compile_gb))
+    return max(1, min(opts.jobs or cores, by_mem))
+
+
+def available_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / (1 << 20)
+    except OSError:
+        pass
+    return DEFAULT_COMPILE_GB
+
+
+def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutlass],
+            runtime: Runtime, run_dir: RunDir, opts: Options, reporter: Reporter
+            ) -> list[CellResult]:
+    todo = [s for s in steps if not (opts.resume and run_dir.has(s.cell_id))]
+    kept = len(steps) - len(todo)
+    if kept:
+        reporter.note(f"resuming {run_dir.run_id}: {kept} finished cells kept, {len(todo)} to do")
+    by_key: dict[str, list[Step]] = defaultdict(list)
+    for s in todo:
+        by_key[s.compile_key].append(s)
+
+    results: list[CellResult] = []
+    jobs = parallel_jobs(opts)
+    reporter.start(len(todo), f"{len(by_key)} builds, {jobs} at a time")
+    done = 0
+    try:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="nvcc") as pool:
+            pending: dict[Future[Build], list[Step]] = {
+                pool.submit(_build, group[0], repros, cutlass, runtime, run_dir, opts): group
+                for group in by_key.values()
+            }
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    group = pending.pop(fut)
+                    build = fut.result()
+                    # Runs happen here, one at a time (one GPU per run), while the pool
+                    # keeps compiling.
+                    for step in group:
+                        result = _finish(step, build, repros, runtime, run_dir, opts, reporter)
+                        run_dir.save(result)
+                        results.append(result)
+                        done += 1
+                        reporter.cell_done(result, done, len(todo))
+    except BaseException:
+        killed = cmd.kill_all()
+        reporter.stop()
+        if killed:
+            reporter.note(f"stopped {killed} running compile/run processes")
+        raise
+    finally:
+        reporter.stop()
+    return results
+
+
+def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutlass],
+           runtime: Runtime, run_dir: RunDir, opts: Options) -> Build:
+    """Compile once per compile key; reuse a binary or a deterministic failure from the cache."""
+    log = run_dir.log_path(step.cell_id)
+    store = cache.root() / "builds" / step.compile_key
+    meta_path = store / "meta.json"
+    if meta_path.is_file():
+        stored = json.loads(meta_path.read_text())
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"[compile cached: {store}]\n{(store / 'compile.log').read_text()}")
+        return _from_meta(stored, store, cached=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{step.compile_key}.", dir=_ensure(store.parent)))
+    try:
+        job = CompileJob(cell=step.cell, repro=repros[step.cell.repro],
+                         cutlass=cutlass[step.cell.cutlass.name], output=tmp / "bin",
+                         log=tmp / "compile.log", timeout=opts.compile_timeout)
+        try:
+            done = runtime.compile(job)
+        except KitError as exc:  # the toolchain or engine failed: not the kernel's fault
+            infra = classify.Verdict(Outcome.INFRA_ERROR, exc.format_message().splitlines()[0],
+                                     Evidence(cause="toolchain", detail=exc.format_message()))
+            return Build(False, None, infra, 0.0, False)
+        ok = done.returncode == 0 and not done.timed_out and (tmp / "bin").is_file()
+        verdict = None if ok else classify.compile_failure(done.returncode, done.output,
+                                                           done.timed_out)
+        meta: dict[str, Any] = {"ok": ok, "seconds": round(done.seconds, 2),
+                                "returncode": done.returncode,
+                                "verdict": _verdict_dict(verdict) if verdict else None}
+        log.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp / "compile.log", log)
+        transient = verdict is not None and verdict.evidence.cause in ("oom", "timeout")
+        if not transient:
+            write_json(tmp / "meta.json", meta)
+            try:
+                tmp.rename(store)
+            except OSError:  # another process stored the same build first: theirs is as good
+                pass
+            else:
+                return _from_meta(meta, store, cached=False)
+        return Build(ok, None, verdict, done.seconds, False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _verdict_dict(v: classify.Verdict) -> dict[str, Any]:
+    return {"outcome": v.outcome.value, "reason": v.reason,
+            "cause": v.evidence.cause, "detail": v.evidence.detail}
+
+
+def _from_meta(meta: dict[str, Any], store: Path, *, cached: bool) -> Build:
+    if meta["ok"]:
+        return Build(True, store / "bin", None, meta["seconds"], cached)
+    v = meta["verdict"]
+    verdict = classify.Verdict(Outcome(v["outcome"]), v["reason"],
+                               Evidence(cause=v["cause"], detail=v["detail"]))
+    return Build(False, None, verdict, meta["seconds"], cached)
+
+
+def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime,
+            run_dir: RunDir, opts: Options, reporter: Reporter) -> CellResult:
+    started = now()
+    base: dict[str, Any] = {
+        "cell_id": step.cell_id, "label": step.cell.label, "axes": step.cell.axes,
+        "compile_seconds": round(build.seconds, 2), "compile_cached": build.cached,
+        "binary": step.compile_key, "started": started,
+    }
+    if not build.ok:
+        v = build.verdict
+        assert v is not None
+        return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
+                          finished=now(), **base)
+    if step.run is not RunDecision.RUN:
+        outcome = Outcome(step.run.value)
+        return CellResult(outcome=outcome, reason=f"compiled; not run: {step.reason}",
+                          evidence=Evidence(cause=outcome.value, detail=step.reason),
+                          finished=now(), **base)
+    assert build.binary is not None and step.gpu_index is not None
+    reporter.activity(f"running {step.cell.label}")
+    job = RunJob(binary=build.binary, args=repros[step.cell.repro].run_args,
+                 gpu_index=step.gpu_index, log=run_dir.log_path(step.cell_id),
+                 timeout=opts.run_timeout)
+    t0 = time.monotonic()
+    try:
+        done = runtime.run(job)
+    except KitError as exc:
+        return CellResult(outcome=Outcome.INFRA_ERROR, reason=exc.format_message().splitlines()[0],
+                          evidence=Evidence(cause="runtime", detail=exc.format_message()),
+                          run_seconds=round(time.monotonic() - t0, 3), finished=now(), **base)
+    v = classify.run_result(done.returncode, done.output, done.timed_out, opts.run_timeout)
+    return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
+                      kit_result=v.kit_result, exit_status=done.returncode,
+                      run_seconds=round(done.seconds, 3), finished=now(), **base)

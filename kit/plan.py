@@ -1,0 +1,78 @@
+"""Matrix cells + facts about this machine -> the steps of a run. Pure: touches nothing.
+
+Each cell gets a content id (what it is made of) and a compile key (what its binary is made
+of): cells that differ only in run arguments share one binary, and a cell whose inputs did not
+change keeps its id, so a resumed run skips it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from kit import gpu as gpumod
+from kit.model import Cell, Outcome, digest
+from kit.repros import Repro
+
+
+class RunDecision(str, enum.Enum):
+    RUN = "run"
+    SKIPPED_ARCH = Outcome.SKIPPED_ARCH.value
+    NO_GPU = Outcome.NO_GPU.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What the planner needs to know about the world, gathered by the caller."""
+
+    toolchain_ids: dict[str, str]  # toolchain name -> identity (nvcc version...) or spec
+    cutlass_ids: dict[str, str]  # CUTLASS source name -> identity (wheel sha, commit)
+    source_digests: dict[str, str]  # repro name -> digest of its sources + harness
+    gpus: gpumod.GpuReport
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    cell: Cell
+    cell_id: str
+    compile_key: str
+    run: RunDecision
+    reason: str  # why it will not run, when it will not
+    gpu_index: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cell_id": self.cell_id, "axes": self.cell.axes, "compile_key": self.compile_key,
+                "run": self.run.value, "reason": self.reason, "gpu": self.gpu_index}
+
+
+def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step]:
+    steps = []
+    for cell in cells:
+        repro = repros[cell.repro]
+        build = {
+            "toolchain": facts.toolchain_ids[cell.toolchain.name],
+            "cutlass": facts.cutlass_ids[cell.cutlass.name],
+            "source": facts.source_digests[cell.repro],
+            "arch": cell.arch,
+            "flags": list(repro.flags),
+            "defines": repro.defines(cell.knob_map),
+        }
+        compile_key = digest(build, 16)
+        cell_id = f"{cell.label}-{digest({**build, 'run_args': list(repro.run_args)}, 8)}"
+        gpu, reason = gpumod.gate(cell.arch, facts.gpus)
+        if gpu is not None:
+            decision = RunDecision.RUN
+        elif facts.gpus.present:
+            decision = RunDecision.SKIPPED_ARCH
+        else:
+            decision = RunDecision.NO_GPU
+        steps.append(Step(cell=cell, cell_id=cell_id, compile_key=compile_key, run=decision,
+                          reason=reason, gpu_index=gpu.index if gpu else None))
+    return steps
+
+
+def summary(steps: list[Step]) -> dict[str, int]:
+    counts = Counter(s.run.value for s in steps)
+    return {"cells": len(steps), "binaries": len({s.compile_key for s in steps}), **counts}

@@ -1,0 +1,104 @@
+"""report.md: a GitHub comment a CUTLASS maintainer can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.model import CellResult, Outcome
+from kit.report import pivot
+
+LEGEND = {
+    Outcome.OK: "ran and verified against the reference",
+    Outcome.WRONG_RESULT: "ran, result differs from the reference",
+    Outcome.CAN_IMPLEMENT_FAILED: "can_implement() refused the arguments",
+    Outcome.INIT_ERROR_INTERNAL: "can_implement() passed, initialize() returned Error Internal",
+    Outcome.INIT_ERROR_OTHER: "initialize() returned another error",
+    Outcome.RUN_FAILED: "run() or the kernel failed",
+    Outcome.COMPILE_ERROR: "nvcc refused the source",
+    Outcome.CRASH: "the process died without reporting",
+    Outcome.TIMEOUT: "killed at the time limit",
+    Outcome.SKIPPED_ARCH: "compiled; this GPU cannot run the target (no result claimed)",
+    Outcome.NO_GPU: "compiled; no GPU on the machine (no result claimed)",
+    Outcome.INFRA_ERROR: "kit or its environment failed, not the kernel",
+}
+
+
+def render(results: list[CellResult], manifest: dict[str, Any], *,
+           rows: tuple[str, ...] = pivot.DEFAULT_ROWS,
+           cols: tuple[str, ...] = pivot.DEFAULT_COLS) -> str:
+    lines = [f"### kit matrix `{manifest.get('run_id', '?')}`", ""]
+    finds = pivot.findings(results)
+    if finds:
+        lines += [f"**{finds[0]}.**", *[f"- {f}." for f in finds[1:]], ""]
+    elif results:
+        lines += [f"**All {len(results)} cells: {_count_text(pivot.counts(results))}.**", ""]
+    lines += [_count_text(pivot.counts(results)), ""]
+    for table in pivot.tables(results, rows=rows, cols=cols):
+        lines += _table(table)
+    used = sorted({r.outcome for r in results}, key=list(Outcome).index)
+    legend = " · ".join(f"{o.mark} `{o.value}` {LEGEND[o]}" for o in used)
+    lines += [f"<sub>{legend}</sub>", ""]
+    lines += _failures(results)
+    lines += _environment(manifest)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _count_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {o}" for o, n in counts.items())
+
+
+def _table(t: pivot.Table) -> list[str]:
+    title = " · ".join(f"{k} `{v}`" for k, v in t.split.items())
+    head = [" × ".join(t.row_axes) or "cells"]
+    head += [" / ".join(c) or "result" for c in t.cols]
+    out = [f"#### {title}", "", _row(head), _row(["---"] * len(head))]
+    if t.col_axes:
+        out.insert(2, f"<sub>columns: {' / '.join(t.col_axes)}</sub>\n")
+    for r in t.rows:
+        cells = [" · ".join(f"`{v}`" for v in r)]
+        for c in t.cols:
+            found = t.at(r, c)
+            cells.append(" ".join(f"{x.outcome.mark} {x.outcome.value}" for x in found) or "")
+        out.append(_row(cells))
+    return [*out, ""]
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _failures(results: list[CellResult]) -> list[str]:
+    bad = [r for r in results
+           if r.outcome not in (Outcome.OK, Outcome.SKIPPED_ARCH, Outcome.NO_GPU)]
+    if not bad:
+        return []
+    out = ["#### Failures, with cause and evidence", ""]
+    for r in bad[:60]:
+        cause = f" — cause `{r.evidence.cause}`" if r.evidence.cause else ""
+        out.append(f"- `{r.label}`: **{r.outcome.value}**{cause}: {r.reason}")
+    if len(bad) > 60:
+        out.append(f"- … and {len(bad) - 60} more (report.json has all)")
+    return [*out, ""]
+
+
+def _environment(m: dict[str, Any]) -> list[str]:
+    gpus = m.get("gpus") or {}
+    out = ["<details><summary>Environment and how to re-run</summary>", "", "```"]
+    for g in gpus.get("gpus", []):
+        optin = g.get("smem_optin_bytes")
+        out.append(f"GPU {g['index']}: {g['name']} (compute capability {g['cc']}"
+                   + (f", opt-in shared memory {optin:,} B" if optin else "") + ")")
+    if not gpus.get("gpus"):
+        out.append(f"GPU: none ({gpus.get('error') or 'NVML found no device'})")
+    if gpus.get("driver"):
+        out.append(f"driver {gpus['driver']}, CUDA driver API {gpus.get('cuda_driver', '?')}")
+    for name, tc in (m.get("toolchains") or {}).items():
+        out.append(f"toolchain {name}: {tc}")
+    for name, cl in (m.get("cutlass") or {}).items():
+        out.append(f"CUTLASS {name}: {cl}")
+    out.append(f"runtime: {m.get('runtime', '?')}   kit {m.get('kit_version', '?')}")
+    out += ["```", ""]
+    if m.get("command"):
+        out += ["Re-run:", "", "```sh", m["command"], "```", ""]
+    out += ["</details>", ""]
+    return out

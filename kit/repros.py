@@ -1,0 +1,176 @@
+"""The repro catalogue: repros/<name>/repro.yaml, and how a cell's knobs become -D macros."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kit import yamlfile
+from kit.errors import MatrixError
+from kit.yamlfile import Located
+
+HARNESS_DIR = "harness"
+_MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ARCH = re.compile(r"^sm_\d{2,3}[af]?$")
+_KINDS = ("cuda",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Knob:
+    """One axis a repro understands, and the macros each value sets."""
+
+    name: str
+    default: str
+    values: dict[str, tuple[tuple[str, str], ...]]  # value -> ((MACRO, text), ...)
+    macro: str = ""  # the macro an integer value passes through to
+    integer: bool = False
+
+    def defines(self, value: str) -> tuple[tuple[str, str], ...]:
+        if value in self.values:
+            return self.values[value]
+        if self.integer and value.lstrip("-").isdigit():
+            return ((self.macro, value),)
+        raise KeyError(value)
+
+    def accepts(self, value: str) -> bool:
+        try:
+            self.defines(value)
+        except KeyError:
+            return False
+        return True
+
+    def describe_values(self) -> str:
+        names = list(self.values)
+        return ", ".join(names) + (", or an integer" if self.integer else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Repro:
+    name: str
+    root: Path  # repros/<name>
+    description: str
+    kind: str
+    sources: tuple[str, ...]
+    archs: tuple[str, ...]
+    min_cuda: str
+    flags: tuple[str, ...]
+    run_args: tuple[str, ...]
+    knobs: dict[str, Knob] = field(default_factory=dict)
+
+    def defines(self, knobs: dict[str, str]) -> list[tuple[str, str]]:
+        """The -D macros for these knob values (defaults filled in), in a stable order."""
+        out: list[tuple[str, str]] = []
+        for name, knob in sorted(self.knobs.items()):
+            out.extend(knob.defines(knobs.get(name, knob.default)))
+        return out
+
+    def source_digest(self) -> str:
+        """Hash of every file that can change the binary: the repro's folder and the harness."""
+        h = hashlib.sha256()
+        for folder in (self.root, self.root.parent / HARNESS_DIR):
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                if path.name == "README.md":
+                    continue
+                h.update(str(path.relative_to(folder.parent)).encode())
+                h.update(path.read_bytes())
+        return h.hexdigest()[:16]
+
+
+def discover(repros_dir: Path) -> dict[str, Repro]:
+    """Every repro under repros_dir, validated; the harness folder is not one."""
+    if not repros_dir.is_dir():
+        raise MatrixError(f"{repros_dir}: no repros folder",
+                          hint="run kit from the project root, or pass --repros PATH")
+    found: dict[str, Repro] = {}
+    for spec in sorted(repros_dir.glob("*/repro.yaml")):
+        repro = load(spec)
+        found[repro.name] = repro
+    return found
+
+
+def load(spec_path: Path) -> Repro:
+    located = yamlfile.load(spec_path)
+    data = yamlfile.check_keys(
+        located, (), located.data,
+        ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs"),
+        required=("kind", "sources", "archs"),
+    )
+    root = spec_path.parent
+    kind = _string(located, ("kind",), data["kind"])
+    if kind not in _KINDS:
+        raise located.error(("kind",), f"unknown repro kind '{kind}'",
+                            hint=f"known kinds: {', '.join(_KINDS)}")
+    sources = _strings(located, ("sources",), data["sources"])
+    for i, src in enumerate(sources):
+        if Path(src).is_absolute() or ".." in Path(src).parts or not (root / src).is_file():
+            raise located.error(("sources", i), f"'{src}' is not a file inside {root}")
+    archs = _strings(located, ("archs",), data["archs"])
+    for i, arch in enumerate(archs):
+        if not _ARCH.match(arch):
+            raise located.error(("archs", i), f"'{arch}' is not an nvcc arch such as sm_90a")
+    knobs = {
+        name: _knob(located, ("knobs", name), name, spec)
+        for name, spec in (data.get("knobs") or {}).items()
+    }
+    return Repro(
+        name=root.name,
+        root=root,
+        description=str(data.get("description", "")),
+        kind=kind,
+        sources=tuple(sources),
+        archs=tuple(archs),
+        min_cuda=str(data.get("min_cuda", "")),
+        flags=tuple(_strings(located, ("flags",), data.get("flags", []))),
+        run_args=tuple(_strings(located, ("run_args",), data.get("run_args", []))),
+        knobs=knobs,
+    )
+
+
+def _knob(located: Located, keypath: tuple[str, ...], name: str, spec: object) -> Knob:
+    data = yamlfile.check_keys(located, keypath, spec, ("macro", "default", "values", "integer"),
+                               required=("default", "values"))
+    macro = str(data.get("macro", ""))
+    if macro and not _MACRO.match(macro):
+        raise located.error((*keypath, "macro"), f"'{macro}' is not a C identifier")
+    raw_values = data["values"]
+    if not isinstance(raw_values, dict) or not raw_values:
+        raise located.error((*keypath, "values"), "expected a non-empty mapping value -> macro")
+    values: dict[str, tuple[tuple[str, str], ...]] = {}
+    for value, setting in raw_values.items():
+        where = (*keypath, "values", value)
+        if isinstance(setting, dict):
+            for m in setting:
+                if not _MACRO.match(str(m)):
+                    raise located.error((*where, m), f"'{m}' is not a C identifier")
+            values[str(value)] = tuple((str(m), _scalar(v)) for m, v in setting.items())
+        else:
+            if not macro:
+                raise located.error(where, "a scalar value needs the knob's 'macro'")
+            values[str(value)] = ((macro, _scalar(setting)),)
+    knob = Knob(name=name, default=_scalar(data["default"]), values=values, macro=macro,
+                integer=bool(data.get("integer", False)))
+    if not knob.accepts(knob.default):
+        raise located.error((*keypath, "default"), f"'{knob.default}' is not one of its values")
+    return knob
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _string(located: Located, keypath: tuple[str | int, ...], value: object) -> str:
+    if not isinstance(value, str) or not value:
+        got = yamlfile.type_name(value)
+        raise located.error(keypath, f"expected a non-empty string, got {got}")
+    return value
+
+
+def _strings(located: Located, keypath: tuple[str | int, ...], value: object) -> list[str]:
+    if not isinstance(value, list):
+        raise located.error(keypath, f"expected a list, got {yamlfile.type_name(value)}")
+    return [_scalar(v) if not isinstance(v, (dict, list)) else _string(located, (*keypath, i), v)
+            for i, v in enumerate(value)]

@@ -1,0 +1,158 @@
+"""results/<run-id>/: the manifest, one JSON file per finished cell, logs, reports.
+
+Every file is written atomically (temporary file, fsync, rename), so a run killed at any
+moment leaves each cell either fully recorded or absent: that is what makes --resume exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from kit.errors import ResultsError
+from kit.model import CellResult
+
+LATEST = "latest"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class Loaded:
+    results: list[CellResult]
+    broken: list[tuple[Path, str]] = field(default_factory=list)  # unreadable cell files
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def cells_dir(self) -> Path:
+        return self.path / "cells"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
+
+    def cell_path(self, cell_id: str) -> Path:
+        return self.cells_dir / f"{cell_id}.json"
+
+    def log_path(self, cell_id: str) -> Path:
+        return self.logs_dir / f"{cell_id}.log"
+
+    def has(self, cell_id: str) -> bool:
+        return self.cell_path(cell_id).is_file()
+
+    def save(self, result: CellResult) -> None:
+        write_json(self.cell_path(result.cell_id), result.to_dict())
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.path / "manifest.json").read_text())
+        except FileNotFoundError:
+            raise ResultsError(f"{self.path}: no manifest.json; not a kit run folder") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ResultsError(f"{self.path}/manifest.json is unreadable: {exc}") from None
+        if not isinstance(data, dict):
+            raise ResultsError(f"{self.path}/manifest.json is not a JSON object")
+        return data
+
+    def write_manifest(self, data: dict[str, Any]) -> None:
+        write_json(self.path / "manifest.json", data)
+
+    def load(self) -> Loaded:
+        loaded = Loaded(results=[])
+        if not self.cells_dir.is_dir():
+            return loaded
+        for path in sorted(self.cells_dir.glob("*.json")):
+            try:
+                loaded.results.append(CellResult.from_dict(json.loads(path.read_text())))
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                loaded.broken.append((path, f"{type(exc).__name__}: {exc}"))
+        return loaded
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """One kit process per run folder; a second one is told, not allowed to interleave."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fh: IO[str] = (self.path / ".lock").open("w")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise ResultsError(f"{self.path} is in use by another kit process",
+                               hint="wait for it to finish, or run into a new folder") from None
+        try:
+            fh.write(str(os.getpid()))
+            fh.flush()
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+
+def create(root: Path) -> RunDir:
+    run = RunDir(root / new_run_id())
+    run.cells_dir.mkdir(parents=True)
+    run.logs_dir.mkdir()
+    return run
+
+
+def point_latest(run: RunDir) -> None:
+    link = run.path.parent / LATEST
+    tmp = run.path.parent / f".{LATEST}.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run.path.name)
+    tmp.replace(link)
+
+
+def find(root: Path, ref: str | None) -> RunDir:
+    """A run by id, by path, or `latest` (the default)."""
+    ref = ref or LATEST
+    candidate = Path(ref)
+    path = candidate if candidate.is_dir() and (candidate / "manifest.json").exists() \
+        else root / ref
+    if not path.is_dir():
+        runs = sorted(p.name for p in root.glob("*") if (p / "manifest.json").is_file())
+        hint = f"runs here: {', '.join(runs[-5:])}" if runs else "run `kit matrix run` first"
+        raise ResultsError(f"no run '{ref}' under {root}", hint=hint)
+    return RunDir(path.resolve())

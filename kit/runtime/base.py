@@ -1,0 +1,59 @@
+"""The interface the executor sees; it never knows whether Docker is there."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import cmd
+from kit.cutlass_src import ResolvedCutlass
+from kit.gpu import GpuReport
+from kit.model import Cell, CutlassSource, Toolchain
+from kit.repros import Repro
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileJob:
+    cell: Cell
+    repro: Repro
+    cutlass: ResolvedCutlass
+    output: Path  # where the binary must land (on the host)
+    log: Path
+    timeout: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunJob:
+    binary: Path
+    args: tuple[str, ...]
+    gpu_index: int
+    log: Path
+    timeout: float
+
+
+class Runtime(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def gpus(self) -> GpuReport:
+        """The GPUs a run in this runtime would see."""
+
+    @abc.abstractmethod
+    def toolchain_identity(self, tc: Toolchain) -> str:
+        """What fixes the binaries this toolchain produces (nvcc version, image digest)."""
+
+    @abc.abstractmethod
+    def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
+        """Install / build what compiling with this pair needs. Raises a KitError if it can't."""
+
+    @abc.abstractmethod
+    def compile(self, job: CompileJob) -> cmd.Completed:
+        """Compile one cell. A failed compile is a normal result, not an exception."""
+
+    @abc.abstractmethod
+    def run(self, job: RunJob) -> cmd.Completed:
+        """Run a compiled binary on one GPU with a timeout that kills it."""
+
+    def describe(self) -> str:
+        return self.name

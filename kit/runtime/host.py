@@ -1,0 +1,57 @@
+"""The host runtime: the toolchains on (or installed by kit onto) this machine."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from kit import cmd, nvcc, toolchains
+from kit.gpu import GpuReport, detect
+from kit.model import CutlassSource, SourceKind, Toolchain
+from kit.repros import HARNESS_DIR
+from kit.runtime.base import CompileJob, RunJob, Runtime
+from kit.toolchains import ResolvedToolchain
+
+
+class HostRuntime(Runtime):
+    name = "host"
+
+    def __init__(self) -> None:
+        self._resolved: dict[str, ResolvedToolchain] = {}
+
+    @functools.cache  # noqa: B019 - one runtime object per process; NVML is slow to ask
+    def gpus(self) -> GpuReport:
+        return detect()
+
+    def toolchain_identity(self, tc: Toolchain) -> str:
+        if tc.kind is SourceKind.PIP and tc.name not in self._resolved:
+            return f"pip:nvcc-{tc.ref}"  # a pinned wheel version is its identity; no install
+        return self.resolve(tc).identity
+
+    def resolve(self, tc: Toolchain) -> ResolvedToolchain:
+        if tc.name not in self._resolved:
+            self._resolved[tc.name] = toolchains.resolve(tc)
+        return self._resolved[tc.name]
+
+    def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
+        self.resolve(tc)
+
+    def compile(self, job: CompileJob) -> cmd.Completed:
+        tc = self.resolve(job.cell.toolchain)
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        harness = job.repro.root.parent / HARNESS_DIR
+        argv = nvcc.argv(
+            nvcc=str(tc.nvcc),
+            cell=job.cell,
+            repro=job.repro,
+            repro_dir=str(job.repro.root),
+            include_dirs=[*map(str, job.cutlass.include_dirs), str(harness)],
+            link_args=tc.link_args(),
+            output=str(job.output),
+        )
+        return cmd.run(argv, cwd=job.output.parent, timeout=job.timeout, log_file=job.log)
+
+    def run(self, job: RunJob) -> cmd.Completed:
+        env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+        return cmd.run([job.binary, *job.args], cwd=Path(job.binary).parent, env=env,
+                       timeout=job.timeout, log_file=job.log)

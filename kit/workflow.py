@@ -1,0 +1,151 @@
+"""The flow of design.md, one function per verb; the CLI calls these and prints."""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit import __version__, cutlass_src, matrix, plan, results
+from kit.cutlass_src import ResolvedCutlass
+from kit.errors import KitError
+from kit.execute import Options, execute, parallel_jobs
+from kit.model import Cell, CellResult
+from kit.progress import Reporter
+from kit.report import jsonreport, markdown
+from kit.repros import Repro, discover
+from kit.results import RunDir
+from kit.runtime.base import Runtime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    matrix_path: Path
+    preset: str | None = None
+    only: tuple[str, ...] = ()
+    repros_dir: Path | None = None
+
+
+def load(sel: Selection) -> tuple[matrix.Matrix, list[Cell]]:
+    repros_dir = sel.repros_dir or sel.matrix_path.parent / "repros"
+    m = matrix.load(sel.matrix_path, discover(repros_dir))
+    only = matrix.parse_only(sel.only, m.known_axes())
+    cells = matrix.expand(m, preset=sel.preset, only=only)
+    if not cells:
+        raise KitError("no cell matches this selection",
+                       hint="`kit matrix plan` without --only shows the cells there are")
+    return m, cells
+
+
+def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
+          cutlass: dict[str, ResolvedCutlass] | None = None) -> plan.Facts:
+    used_tc = {c.toolchain.name: c.toolchain for c in cells}
+    used_cl = {c.cutlass.name: c.cutlass for c in cells}
+    return plan.Facts(
+        toolchain_ids={n: runtime.toolchain_identity(tc) for n, tc in used_tc.items()},
+        cutlass_ids={n: (cutlass[n].identity if cutlass and n in cutlass else src.spec)
+                     for n, src in used_cl.items()},
+        source_digests={r: m.repros[r].source_digest() for r in {c.repro for c in cells}},
+        gpus=runtime.gpus(),
+    )
+
+
+def make_plan(sel: Selection, runtime: Runtime) -> tuple[matrix.Matrix, list[plan.Step]]:
+    m, cells = load(sel)
+    return m, plan.plan(cells, m.repros, facts(m, cells, runtime))
+
+
+def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
+        reporter: Reporter, resume_ref: str | None = None) -> tuple[RunDir, list[CellResult]]:
+    m, cells = load(sel)
+    reporter.note(f"{len(cells)} cells from {m.path}"
+                  + (f" (preset {sel.preset})" if sel.preset else ""))
+    resolved = _prepare(cells, runtime, reporter)
+    steps = plan.plan(cells, m.repros, facts(m, cells, runtime, resolved))
+    run_dir = results.find(results_root, resume_ref) if opts.resume \
+        else results.create(results_root)
+    with run_dir.lock():
+        manifest = _manifest(run_dir, sel, m, steps, runtime, resolved, opts)
+        if opts.resume:
+            manifest["resumed"] = [*run_dir.manifest().get("resumed", []), results.now()]
+            manifest["started"] = run_dir.manifest().get("started", manifest["started"])
+        run_dir.write_manifest(manifest)
+        results.point_latest(run_dir)
+        try:
+            execute(steps, repros=m.repros, cutlass=resolved, runtime=runtime,
+                    run_dir=run_dir, opts=opts, reporter=reporter)
+        except KeyboardInterrupt:
+            reporter.note(f"interrupted: finished cells are saved in {run_dir.path}\n"
+                          f"resume with: kit matrix run --resume {run_dir.run_id} "
+                          + _selection_args(sel))
+            raise
+        manifest["finished"] = results.now()
+        run_dir.write_manifest(manifest)
+        wanted = {s.cell_id for s in steps}
+        final = [r for r in run_dir.load().results if r.cell_id in wanted]
+        write_reports(run_dir, final)
+    return run_dir, final
+
+
+def _prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
+             ) -> dict[str, ResolvedCutlass]:
+    """Fetch every CUTLASS source and toolchain the cells need, before any compile starts."""
+    out: dict[str, ResolvedCutlass] = {}
+    for src in {c.cutlass.name: c.cutlass for c in cells}.values():
+        reporter.note(f"CUTLASS {src.name}: {src.spec}")
+        out[src.name] = cutlass_src.resolve(src)
+    pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells}
+    for c in pairs.values():
+        reporter.note(f"toolchain {c.toolchain.name}: {c.toolchain.spec}")
+        runtime.prepare(c.toolchain, c.cutlass)
+    return out
+
+
+def _manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list[plan.Step],
+              runtime: Runtime, resolved: dict[str, ResolvedCutlass],
+              opts: Options) -> dict[str, Any]:
+    tcs = {s.cell.toolchain.name: s.cell.toolchain for s in steps}
+    return {
+        "run_id": run_dir.run_id,
+        "kit_version": __version__,
+        "python": platform.python_version(),
+        "matrix": str(m.path),
+        "preset": sel.preset,
+        "only": list(sel.only),
+        "runtime": runtime.describe(),
+        "jobs": parallel_jobs(opts),
+        "gpus": runtime.gpus().to_dict(),
+        "toolchains": {n: runtime.toolchain_identity(tc) for n, tc in tcs.items()},
+        "cutlass": {n: f"{r.source.spec} (CUTLASS {r.version}, {r.identity})"
+                    for n, r in resolved.items()},
+        "cells": [s.to_dict() for s in steps],
+        "command": "kit matrix run " + _selection_args(sel),
+        "argv": sys.argv,
+        "started": results.now(),
+    }
+
+
+def _selection_args(sel: Selection) -> str:
+    args: list[str] = []
+    if sel.matrix_path.name != "matrix.yaml" or sel.matrix_path.parent != Path():
+        args += ["--matrix", str(sel.matrix_path)]
+    if sel.preset:
+        args += ["--preset", sel.preset]
+    for o in sel.only:
+        args += ["--only", o]
+    return shlex.join(args)
+
+
+def write_reports(run_dir: RunDir, final: list[CellResult] | None = None) -> None:
+    manifest = run_dir.manifest()
+    loaded = run_dir.load()
+    res = final if final is not None else loaded.results
+    results.write_atomic(run_dir.path / "report.md", markdown.render(res, manifest))
+    results.write_json(run_dir.path / "report.json", jsonreport.build(res, manifest))
+
+
+def repro_catalogue(repros_dir: Path) -> dict[str, Repro]:
+    return discover(repros_dir)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import signal
+from typing import Any
+
+from kit import classify
+from kit.model import Outcome
+
+H100_OPTIN = 232448
+
+
+def line(**fields: Any) -> str:
+    base: dict[str, Any] = {
+        "repro": "sm90_ptr_array_grouped", "stage": "done", "status": "Success",
+        "cuda_error": {"name": "cudaSuccess", "string": "no error"},
+        "smem_bytes": 182272, "smem_optin_bytes": H100_OPTIN,
+        "device": {"name": "NVIDIA H100 80GB HBM3", "cc": "9.0"},
+        "verify": {"ran": True, "passed": True, "max_abs_error": 0.0, "tolerance": 0.01},
+        "knobs": {"stages": "auto"},
+    }
+    base.update(fields)
+    return "some compiler chatter\nKIT_RESULT " + json.dumps(base) + "\n"
+
+
+def test_verified_run_is_ok() -> None:
+    v = classify.run_result(0, line(), timed_out=False, limit=60)
+    assert v.outcome is Outcome.OK
+    assert v.kit_result is not None and v.kit_result["device"]["cc"] == "9.0"
+
+
+def test_error_internal_from_oversized_shared_storage_names_both_byte_counts() -> None:
+    out = line(stage="initialize", status="Error Internal", smem_bytes=281600,
+               direct_set_attribute={"name": "cudaErrorInvalidValue", "string": "invalid argument"})
+    v = classify.run_result(0, out, timed_out=False, limit=60)
+    assert v.outcome is Outcome.INIT_ERROR_INTERNAL
+    assert v.evidence.cause == "smem_exceeds_optin"
+    assert "281,600 B > opt-in 232,448 B" in v.evidence.detail
+
+
+def test_error_internal_without_an_image_is_invalid_device_function() -> None:
+    out = line(stage="initialize", status="Error Internal", smem_bytes=90000,
+               smem_optin_bytes=101376,
+               func_attributes={"error": {"name": "cudaErrorInvalidDeviceFunction"}})
+    v = classify.run_result(0, out, timed_out=False, limit=60)
+    assert v.evidence.cause == "invalid_device_function"
+
+
+def test_error_internal_with_a_failing_set_attribute_and_fitting_smem() -> None:
+    out = line(stage="initialize", status="Error Internal", smem_bytes=90000,
+               smem_optin_bytes=101376,
+               direct_set_attribute={"name": "cudaErrorInvalidResourceHandle"})
+    assert classify.run_result(0, out, False, 60).evidence.cause == "func_set_attribute_failed"
+
+
+def test_other_stages_map_to_their_outcomes() -> None:
+    cases = {
+        "can_implement": Outcome.CAN_IMPLEMENT_FAILED,
+        "run": Outcome.RUN_FAILED,
+    }
+    for stage, outcome in cases.items():
+        assert classify.run_result(0, line(stage=stage, status="Error Misaligned Operand"),
+                                   False, 60).outcome is outcome
+    wrong = line(stage="verify", verify={"ran": True, "passed": False, "max_abs_error": 3.0,
+                                         "tolerance": 0.01})
+    assert classify.run_result(0, wrong, False, 60).outcome is Outcome.WRONG_RESULT
+    other = line(stage="initialize", status="Error Workspace Null")
+    assert classify.run_result(0, other, False, 60).outcome is Outcome.INIT_ERROR_OTHER
+
+
+def test_no_line_and_a_signal_is_a_crash_with_the_signal_name() -> None:
+    v = classify.run_result(-signal.SIGSEGV, "Segmentation fault", False, 60)
+    assert v.outcome is Outcome.CRASH
+    assert "SIGSEGV" in v.reason
+
+
+def test_timeout_wins_over_everything() -> None:
+    assert classify.run_result(-9, "", True, 5).outcome is Outcome.TIMEOUT
+
+
+def test_driver_older_than_the_binary_is_infra_not_kernel() -> None:
+    out = line(stage="device", cuda_error={"name": "cudaErrorInsufficientDriver",
+                                           "string": "driver too old"})
+    v = classify.run_result(0, out, False, 60)
+    assert v.outcome is Outcome.INFRA_ERROR
+    assert v.evidence.cause == "driver_too_old"
+
+
+def test_malformed_line_counts_as_no_line() -> None:
+    assert classify.parse_line("KIT_RESULT {not json") is None
+    assert classify.run_result(0, "KIT_RESULT {oops", False, 60).outcome is Outcome.CRASH
+
+
+def test_compile_failures_get_a_cause() -> None:
+    unsupported = "nvcc fatal   : Unsupported gpu architecture 'compute_121a'"
+    assert classify.compile_failure(1, unsupported, False).evidence.cause == "unsupported_arch"
+    stub = ("x.cudafe1.stub.c:17:41: error: template-id '__wrapper__device_stub_device_kernel<"
+            "Cfg<128>::GemmKernel>' does not match any template declaration")
+    v = classify.compile_failure(1, stub, False)
+    assert v.outcome is Outcome.COMPILE_ERROR
+    assert v.evidence.cause == "host_stub"
+    assert "does not match any template declaration" in v.evidence.detail
+    assert classify.compile_failure(-9, "Killed", False).evidence.cause == "oom"
+    assert classify.compile_failure(-9, "", True).evidence.cause == "timeout"

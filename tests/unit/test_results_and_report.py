@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kit import results
+from kit.errors import ResultsError
+from kit.model import CellResult, Evidence, Outcome
+from kit.report import jsonreport, markdown, pivot
+
+
+def result(placement: str, shape: str, outcome: Outcome, cuda: str = "cuda13.0",
+           **extra: object) -> CellResult:
+    axes = {"repro": "sm12x", "cuda": cuda, "cutlass": "4.2", "arch": "sm_121a",
+            "placement": placement, "shape_type": shape}
+    label = "-".join(axes.values())
+    return CellResult(cell_id=f"{label}-abcd1234", label=label, axes=axes, outcome=outcome,
+                      **extra)  # type: ignore[arg-type]
+
+
+def grid() -> list[CellResult]:
+    out = []
+    for p in ("non_template", "function_template", "namespace_scope"):
+        for s in ("int", "int64"):
+            bad = p == "function_template"
+            out.append(result(p, s, Outcome.INIT_ERROR_INTERNAL if bad else Outcome.OK,
+                              reason="initialize(): Error Internal" if bad else "verified",
+                              evidence=Evidence(cause="unknown") if bad else Evidence()))
+    return out
+
+
+def test_finding_names_the_axis_value_that_explains_the_failures() -> None:
+    finds = pivot.findings(grid())
+    assert finds == ["init_error_internal on 2/6 cells: exactly the cells with "
+                     "placement=function_template; never with placement=namespace_scope, "
+                     "placement=non_template"]
+
+
+def test_markdown_is_a_github_table_with_legend_and_environment() -> None:
+    manifest = {"run_id": "r1", "gpus": {"gpus": [], "error": "no driver"},
+                "toolchains": {"cuda13.0": "pip:nvcc-13.0.88"}, "command": "kit matrix run"}
+    text = markdown.render(grid(), manifest)
+    assert "| cuda × cutlass | function_template / int | function_template / int64 |" in text
+    assert "| `cuda13.0` · `4.2` | ❌ init_error_internal |" in text
+    assert "`init_error_internal` can_implement() passed, initialize() returned Error Internal" \
+        in text
+    assert "<details><summary>Environment" in text
+    assert "GPU: none (no driver)" in text
+
+
+def test_a_varying_axis_outside_rows_and_columns_becomes_a_row() -> None:
+    rows = [*grid(), *(result(p, "int", Outcome.OK, cuda="cuda13.2")
+                       for p in ("non_template", "namespace_scope"))]
+    (table,) = pivot.tables(rows, rows=("cutlass",))
+    assert table.row_axes == ["cutlass", "cuda"]
+    assert all(len(v) == 1 for v in table.cells.values())
+
+
+def test_cells_are_written_atomically_and_read_back(tmp_path: Path) -> None:
+    run = results.create(tmp_path)
+    for r in grid():
+        run.save(r)
+    assert not list(run.cells_dir.glob(".*"))  # no temporary files left behind
+    back = sorted(run.load().results, key=lambda r: r.label)
+    assert back == sorted(grid(), key=lambda r: r.label)
+
+
+def test_a_corrupt_cell_file_is_named_and_the_rest_still_loads(tmp_path: Path) -> None:
+    run = results.create(tmp_path)
+    for r in grid():
+        run.save(r)
+    (run.cells_dir / "truncated.json").write_text('{"cell_id": "x", "outc')
+    loaded = run.load()
+    assert len(loaded.results) == 6
+    assert [p.name for p, _ in loaded.broken] == ["truncated.json"]
+
+
+def test_second_process_on_a_run_folder_is_refused(tmp_path: Path) -> None:
+    run = results.create(tmp_path)
+    # a second open file description on the lock: what a second kit process has
+    with run.lock(), pytest.raises(ResultsError, match="in use by another kit process"), \
+            results.RunDir(run.path).lock():
+        pass
+
+
+def test_latest_and_lookup(tmp_path: Path) -> None:
+    run = results.create(tmp_path)
+    run.write_manifest({"run_id": run.run_id})
+    results.point_latest(run)
+    assert results.find(tmp_path, None).path == run.path.resolve()
+    assert results.find(tmp_path, run.run_id).path == run.path.resolve()
+    with pytest.raises(ResultsError, match="no run 'nope'"):
+        results.find(tmp_path, "nope")
+
+
+def test_json_report_round_trips() -> None:
+    data = jsonreport.build(grid(), {"run_id": "r1"})
+    again = json.loads(json.dumps(data))
+    assert again["counts"] == {"ok": 4, "init_error_internal": 2}
+    assert [CellResult.from_dict(c) for c in again["cells"]] == sorted(grid(),
+                                                                        key=lambda r: r.label)
