@@ -70,8 +70,9 @@ def _convert(node: yaml.Node, keypath: KeyPath, located: Located) -> Any:
                 dotted = ".".join(map(str, (*keypath, key)))
                 raise MatrixError(f"{located.path}:{key_node.start_mark.line + 1}: "
                                   f"{dotted}: duplicate key")
-            located.lines[keypath + (key,)] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, (*keypath, key), located)
+            child: KeyPath = (*keypath, key)
+            located.lines[child] = key_node.start_mark.line + 1
+            out[key] = _convert(value_node, child, located)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*keypath, i), located) for i, item in enumerate(node.value)]
