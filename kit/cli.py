@@ -43,6 +43,9 @@ preset_option = click.option("--preset", help="A named preset from the matrix fi
 only_option = click.option(
     "--only", multiple=True, metavar="AXIS=GLOB",
     help="Keep cells whose AXIS matches GLOB. Repeat: OR within an axis, AND across axes.")
+axis_option = click.option(
+    "--axis", multiple=True, metavar="AXIS=V1[,V2]",
+    help="Replace an axis's values (after the preset), e.g. --axis cuda=host.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 results_option = click.option(
     "--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
@@ -94,12 +97,13 @@ def matrix_group() -> None:
 @matrix_option
 @preset_option
 @only_option
+@axis_option
 @runtime_option
 @json_option
-def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...], runtime: str,
-                as_json: bool) -> None:
+def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+                axis: tuple[str, ...], runtime: str, as_json: bool) -> None:
     """List the cells, what will be compiled, run or skipped here, and why."""
-    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only)
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     _, steps = workflow.make_plan(sel, _runtime(runtime))
     if as_json:
         _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps]})
@@ -116,6 +120,7 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...], ru
 @matrix_option
 @preset_option
 @only_option
+@axis_option
 @runtime_option
 @results_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel compiles [cores, "
@@ -129,11 +134,11 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...], ru
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None,
               metavar="[RUN]", help="Continue a run: finished cells are kept (default: latest).")
 @json_option
-def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...], runtime: str,
-               results_root: Path, jobs: int | None, mem_gb: float | None, compile_gb: float,
-               run_timeout: float, resume: str | None, as_json: bool) -> None:
+def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+               axis: tuple[str, ...], runtime: str, results_root: Path, jobs: int | None,
+               mem_gb: float | None, compile_gb: float, run_timeout: float, resume: str | None, as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
-    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only)
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb, run_timeout=run_timeout,
                    resume=resume is not None)
     with Reporter(quiet=as_json) as reporter:

@@ -221,9 +221,29 @@ def parse_only(filters: Sequence[str], known: Iterable[str]) -> dict[str, list[s
     return out
 
 
+def parse_axis_overrides(texts: Sequence[str], known: Iterable[str]) -> dict[str, list[str]]:
+    """`--axis cuda=host,cuda13.2` strings -> {axis: values} that replace the matrix's."""
+    known = list(known)
+    out: dict[str, list[str]] = {}
+    for text in texts:
+        axis, sep, values = text.partition("=")
+        items = [v for v in values.split(",") if v]
+        if not sep or not items:
+            raise UsageError(f"--axis '{text}': expected AXIS=VALUE[,VALUE...]",
+                             hint="e.g. --axis cuda=host --axis stages=auto,5")
+        if axis not in known:
+            close = difflib.get_close_matches(axis, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"axes: {', '.join(known)}"
+            raise UsageError(f"--axis '{text}': unknown axis '{axis}'", hint=hint)
+        out[axis] = items
+    return out
+
+
 def expand(matrix: Matrix, *, preset: str | None = None,
-           only: dict[str, list[str]] | None = None) -> list[Cell]:
-    """Every cell of the matrix (or preset), in a stable order, filtered by `only`."""
+           only: dict[str, list[str]] | None = None,
+           overrides: dict[str, list[str]] | None = None) -> list[Cell]:
+    """Every cell of the matrix (or preset), in a stable order, filtered by `only`.
+    `overrides` replace axes after the preset (the command line wins)."""
     axes = dict(matrix.axes)
     include, exclude = list(matrix.include), list(matrix.exclude)
     axes_key: KeyPath = ("axes",)
@@ -238,6 +258,7 @@ def expand(matrix: Matrix, *, preset: str | None = None,
         include += p.include
         exclude += p.exclude
         axes_key = ("presets", preset, "axes")
+    axes.update(overrides or {})
     axes.setdefault("repro", sorted(matrix.repros))
     axes.setdefault("cuda", list(matrix.toolchains))
     axes.setdefault("cutlass", list(matrix.cutlass))

@@ -26,6 +26,7 @@ class Selection:
     matrix_path: Path
     preset: str | None = None
     only: tuple[str, ...] = ()
+    axis: tuple[str, ...] = ()
     repros_dir: Path | None = None
 
 
@@ -33,7 +34,8 @@ def load(sel: Selection) -> tuple[matrix.Matrix, list[Cell]]:
     repros_dir = sel.repros_dir or sel.matrix_path.parent / "repros"
     m = matrix.load(sel.matrix_path, discover(repros_dir))
     only = matrix.parse_only(sel.only, m.known_axes())
-    cells = matrix.expand(m, preset=sel.preset, only=only)
+    overrides = matrix.parse_axis_overrides(sel.axis, m.known_axes())
+    cells = matrix.expand(m, preset=sel.preset, only=only, overrides=overrides)
     if not cells:
         raise KitError("no cell matches this selection",
                        hint="`kit matrix plan` without --only shows the cells there are")
@@ -136,6 +138,8 @@ def _selection_args(sel: Selection) -> str:
         args += ["--preset", sel.preset]
     for o in sel.only:
         args += ["--only", o]
+    for a in sel.axis:
+        args += ["--axis", a]
     return shlex.join(args)
 
 

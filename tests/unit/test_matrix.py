@@ -123,3 +123,13 @@ def test_cell_labels_are_stable_and_readable(project: Path) -> None:
     first = labels(matrix.expand(load(project)))
     assert first == labels(matrix.expand(load(project)))
     assert "sm12x-cuda13.0-cutlass4.2-sm_121a-packed-function_template-int64" in first
+
+
+def test_axis_override_replaces_the_preset_axis(project: Path) -> None:
+    m = load(project)
+    overrides = matrix.parse_axis_overrides(["cuda=cuda13.2,cuda13.0"], m.known_axes())
+    cells = matrix.expand(m, preset="smoke", overrides=overrides)
+    assert sorted(c.toolchain.name for c in cells) == ["cuda13.0", "cuda13.0", "cuda13.2",
+                                                       "cuda13.2"]
+    with pytest.raises(UsageError, match="expected AXIS=VALUE"):
+        matrix.parse_axis_overrides(["cuda="], m.known_axes())
