@@ -136,7 +136,8 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @json_option
 def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                axis: tuple[str, ...], runtime: str, results_root: Path, jobs: int | None,
-               mem_gb: float | None, compile_gb: float, run_timeout: float, resume: str | None, as_json: bool) -> None:
+               mem_gb: float | None, compile_gb: float, run_timeout: float, resume: str | None,
+               as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb, run_timeout=run_timeout,
