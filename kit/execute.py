@@ -13,11 +13,11 @@ import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit import cache, classify, cmd
+from kit import binary, cache, classify, cmd
 from kit.cutlass_src import ResolvedCutlass
 from kit.errors import KitError
 from kit.model import CellResult, Evidence, Outcome
@@ -47,6 +47,7 @@ class Build:
     verdict: classify.Verdict | None  # set when the compile failed
     seconds: float
     cached: bool
+    facts: dict[str, Any] = field(default_factory=dict)  # static facts about the binary
 
 
 def parallel_jobs(opts: Options) -> int:
@@ -139,7 +140,8 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
                                                            done.timed_out)
         meta: dict[str, Any] = {"ok": ok, "seconds": round(done.seconds, 2),
                                 "returncode": done.returncode,
-                                "verdict": _verdict_dict(verdict) if verdict else None}
+                                "verdict": _verdict_dict(verdict) if verdict else None,
+                                "facts": binary.inspect(tmp / "bin") if ok else {}}
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp / "compile.log", log)
         transient = verdict is not None and verdict.evidence.cause in ("oom", "timeout")
@@ -168,7 +170,7 @@ def _verdict_dict(v: classify.Verdict) -> dict[str, Any]:
 
 def _from_meta(meta: dict[str, Any], store: Path, *, cached: bool) -> Build:
     if meta["ok"]:
-        return Build(True, store / "bin", None, meta["seconds"], cached)
+        return Build(True, store / "bin", None, meta["seconds"], cached, meta.get("facts", {}))
     v = meta["verdict"]
     verdict = classify.Verdict(Outcome(v["outcome"]), v["reason"],
                                Evidence(cause=v["cause"], detail=v["detail"]))
@@ -181,7 +183,7 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
     base: dict[str, Any] = {
         "cell_id": step.cell_id, "label": step.cell.label, "axes": step.cell.axes,
         "compile_seconds": round(build.seconds, 2), "compile_cached": build.cached,
-        "binary": step.compile_key, "started": started,
+        "binary": step.compile_key, "binary_facts": build.facts, "started": started,
     }
     if not build.ok:
         v = build.verdict
@@ -190,7 +192,9 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
                           finished=now(), **base)
     if step.run is not RunDecision.RUN:
         outcome = Outcome(step.run.value)
-        return CellResult(outcome=outcome, reason=f"compiled; not run: {step.reason}",
+        warning = build.facts.get("warning")
+        return CellResult(outcome=outcome, reason=f"compiled; not run: {step.reason}"
+                          + (f" (static check: {warning})" if warning else ""),
                           evidence=Evidence(cause=outcome.value, detail=step.reason),
                           finished=now(), **base)
     assert build.binary is not None and step.gpu_index is not None

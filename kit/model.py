@@ -176,6 +176,7 @@ class CellResult:
     exit_status: int | None = None
     compile_cached: bool = False
     binary: str = ""  # compile key of the binary that ran
+    binary_facts: dict[str, Any] = field(default_factory=dict)  # kit.binary.inspect
     started: str = ""
     finished: str = ""
 

@@ -39,6 +39,7 @@ def render(results: list[CellResult], manifest: dict[str, Any], *,
     legend = " · ".join(f"{o.mark} `{o.value}` {LEGEND[o]}" for o in used)
     lines += [f"<sub>{legend}</sub>", ""]
     lines += _failures(results)
+    lines += _static(results)
     lines += _environment(manifest)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -78,6 +79,19 @@ def _failures(results: list[CellResult]) -> list[str]:
         out.append(f"- `{r.label}`: **{r.outcome.value}**{cause}: {r.reason}")
     if len(bad) > 60:
         out.append(f"- … and {len(bad) - 60} more (report.json has all)")
+    return [*out, ""]
+
+
+def _static(results: list[CellResult]) -> list[str]:
+    flagged = [r for r in results if r.binary_facts.get("warning")]
+    if not flagged:
+        return []
+    out = ["#### Static checks of the binaries (no GPU involved)", ""]
+    for r in flagged:
+        out.append(f"- `{r.label}`: {r.binary_facts['warning']}")
+    clean = [r for r in results if r.binary_facts.get("device_kernel_instantiations") == 1]
+    if clean:
+        out.append(f"- {len(clean)} other binaries hold exactly one `device_kernel` instantiation.")
     return [*out, ""]
 
 

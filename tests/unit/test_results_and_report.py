@@ -101,3 +101,16 @@ def test_json_report_round_trips() -> None:
     assert again["counts"] == {"ok": 4, "init_error_internal": 2}
     assert [CellResult.from_dict(c) for c in again["cells"]] == sorted(grid(),
                                                                         key=lambda r: r.label)
+
+
+def test_static_binary_warnings_are_listed_apart_from_gpu_outcomes() -> None:
+    rows = grid()
+    two = {"device_kernel_instantiations": 2, "warning": "2 host instantiations of "
+           "cutlass::device_kernel: host code may launch a kernel that was never registered"}
+    rows[2] = result("function_template", "int", Outcome.SKIPPED_ARCH, binary_facts=two)
+    rows[0] = result("non_template", "int", Outcome.SKIPPED_ARCH,
+                     binary_facts={"device_kernel_instantiations": 1})
+    text = markdown.render(rows, {"run_id": "r"})
+    assert "#### Static checks of the binaries (no GPU involved)" in text
+    assert "function_template-int`: 2 host instantiations" in text
+    assert "1 other binaries hold exactly one" in text
