@@ -291,8 +291,9 @@ def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str 
               cutlass: str | None, arch: str | None, results_root: Path, as_json: bool) -> None:
     """Compile and run one cell, fast; prints its outcome and KIT_RESULT."""
     cell = _one_cell(matrix_path, name, defines, cuda, cutlass, arch)[1]
-    only = tuple(f"{k}={v}" for k, v in cell.axes.items())
-    sel = workflow.Selection(matrix_path=matrix_path, only=only)
+    # The cell's values replace the matrix axes, and the filter drops what include adds.
+    pinned = tuple(f"{k}={v}" for k, v in cell.axes.items())
+    sel = workflow.Selection(matrix_path=matrix_path, only=pinned, axis=pinned)
     with Reporter(quiet=as_json) as reporter:
         run_dir, final = workflow.run(sel, HostRuntime(), results_root=results_root,
                                       opts=Options(), reporter=reporter)
