@@ -97,7 +97,7 @@ def load(spec_path: Path) -> Repro:
         ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs"),
         required=("kind", "sources", "archs"),
     )
-    root = spec_path.parent
+    root = spec_path.parent.resolve()  # compiles run elsewhere (cwd = build folder)
     kind = _string(located, ("kind",), data["kind"])
     if kind not in _KINDS:
         raise located.error(("kind",), f"unknown repro kind '{kind}'",

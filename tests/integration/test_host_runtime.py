@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kit import gpu, results
@@ -23,13 +24,15 @@ def run_kit(*args: str) -> tuple[int, str]:
     return r.exit_code, r.output
 
 
-def test_cells_compile_for_real_and_only_a_gpu_gives_gpu_outcomes(tmp_path: Path) -> None:
-    matrix = selftest_project(tmp_path, """\
+def test_cells_compile_for_real_and_only_a_gpu_gives_gpu_outcomes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    selftest_project(tmp_path, """\
         arch: [sm_90a, sm_121a]
         mode: [ok, wrong]
         """)
-    code, out = run_kit("matrix", "run", "--matrix", str(matrix),
-                        "--results", str(tmp_path / "results"), "--json")
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user in a project folder types them
+    matrix = Path("matrix.yaml")
+    code, out = run_kit("matrix", "run", "--json")
     assert code == 0, out
     run = results.find(tmp_path / "results", None)
     cells = {(r.axes["arch"], r.axes["mode"]): r for r in run.load().results}
@@ -50,8 +53,7 @@ def test_cells_compile_for_real_and_only_a_gpu_gives_gpu_outcomes(tmp_path: Path
     assert "CUTLASS 4.2.0" in manifest["cutlass"]["4.2"]
 
     # Unchanged matrix, second run: every binary comes from the compile cache.
-    code, out = run_kit("matrix", "run", "--matrix", str(matrix),
-                        "--results", str(tmp_path / "results"), "--json")
+    code, out = run_kit("matrix", "run", "--matrix", str(matrix), "--json")
     assert code == 0, out
     again = results.find(tmp_path / "results", None).load().results
     assert all(r.compile_cached for r in again)
