@@ -18,7 +18,9 @@ from typing import Any
 
 from kit import cmd
 
-_DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?\d*13device_kernel[A-Za-z0-9_]*")
+# The kernel's own host symbol (not the stubs whose names embed it): `L` marks internal
+# linkage, which CUTLASS gives device_kernel (`__global__ static`).
+_DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?13device_kernel[A-Za-z0-9_]*$")
 
 
 def inspect(binary: Path) -> dict[str, Any]:
@@ -28,10 +30,20 @@ def inspect(binary: Path) -> dict[str, Any]:
     done = cmd.run([nm, binary], timeout=120)
     if done.returncode != 0:
         return {"nm": f"failed: {done.tail(2)}"}
-    symbols = sorted(set(_DEVICE_KERNEL.findall(done.output)))
+    symbols = sorted({name for name in _symbol_names(done.output) if _DEVICE_KERNEL.match(name)})
     facts: dict[str, Any] = {"device_kernel_instantiations": len(symbols)}
     if len(symbols) > 1:
         facts["device_kernel_symbols"] = symbols
         facts["warning"] = (f"{len(symbols)} host instantiations of cutlass::device_kernel: "
                             "host code may launch a kernel that was never registered")
     return facts
+
+
+def _symbol_names(nm_output: str) -> list[str]:
+    """Function symbols from `nm` lines ("address type name"), compiler clones dropped."""
+    names = []
+    for line in nm_output.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "tTwW":
+            names.append(parts[2].split(".", 1)[0])
+    return names

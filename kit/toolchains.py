@@ -8,6 +8,7 @@ and ptxas fails with "Unsupported .version") into the cache, one folder per vers
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -30,11 +31,12 @@ class ResolvedToolchain:
     version: str  # full nvcc version, e.g. 13.0.88
     release: str  # 13.0
     gpu_codes: tuple[str, ...]  # sm_XX this nvcc can target (from --list-gpu-code)
+    host_compiler: str  # e.g. g++-12.2.0: it compiles the host side, and it matters
 
     @property
     def identity(self) -> str:
         """What makes two toolchains produce the same binaries."""
-        return f"{self.toolchain.kind.value}:nvcc-{self.version}"
+        return f"{self.toolchain.kind.value}:nvcc-{self.version}+{self.host_compiler}"
 
     def link_args(self) -> list[str]:
         lib = self.cuda_home / "lib"
@@ -68,7 +70,23 @@ def probe(tc: Toolchain, home: Path) -> ResolvedToolchain:
     codes = cmd.run([nvcc, "--list-gpu-code"], timeout=60)
     gpu_codes = tuple(codes.output.split()) if codes.returncode == 0 else ()
     return ResolvedToolchain(toolchain=tc, nvcc=nvcc, cuda_home=home, version=m.group(2),
-                             release=m.group(1), gpu_codes=gpu_codes)
+                             release=m.group(1), gpu_codes=gpu_codes,
+                             host_compiler=host_compiler())
+
+
+@functools.cache
+def host_compiler() -> str:
+    """The host C++ compiler nvcc will call (g++ on PATH), as name-version.
+
+    Part of every toolchain's identity: the same nvcc with another g++ can turn a kernel
+    declared inside a function template from a compile error into a build, or into a binary
+    whose launch names an unregistered kernel."""
+    cxx = shutil.which("g++")
+    if cxx is None:
+        return "no-g++"
+    done = cmd.run([cxx, "-dumpfullversion", "-dumpversion"], timeout=30)
+    version = done.output.strip().splitlines()[0] if done.returncode == 0 and done.output else "?"
+    return f"g++-{version}"
 
 
 def find_host_homes() -> list[Path]:

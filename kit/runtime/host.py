@@ -25,7 +25,8 @@ class HostRuntime(Runtime):
 
     def toolchain_identity(self, tc: Toolchain) -> str:
         if tc.kind is SourceKind.PIP and tc.name not in self._resolved:
-            return f"pip:nvcc-{tc.ref}"  # a pinned wheel version is its identity; no install
+            # a pinned wheel version is its identity: no install needed to plan
+            return f"pip:nvcc-{tc.ref}+{toolchains.host_compiler()}"
         return self.resolve(tc).identity
 
     def resolve(self, tc: Toolchain) -> ResolvedToolchain:
