@@ -24,9 +24,10 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
         body = source
     macros = [("KIT_REPRO", f'"{repro.name}"'), ("KIT_KNOBS", f'"{nvcc.knob_string(cell)}"')]
     macros += repro.defines(cell.knob_map)
-    line = shlex.join(["nvcc", *repro.flags, *nvcc.gencode(cell.arch),
-                       "-I$CUTLASS/include", "-I$CUTLASS/tools/util/include",
-                       f"{repro.name}.cu", "-o", repro.name])
+    # $CUTLASS stays expandable when the line is pasted into a shell; the rest is quoted.
+    line = " ".join([shlex.join(["nvcc", *repro.flags, *nvcc.gencode(cell.arch)]),
+                     '"-I$CUTLASS/include" "-I$CUTLASS/tools/util/include"',
+                     shlex.join([f"{repro.name}.cu", "-o", repro.name])])
     knobs = ", ".join(f"{k}={v}" for k, v in cell.knobs) or "(none)"
     header = [
         f"// {repro.name}: {repro.description}",
