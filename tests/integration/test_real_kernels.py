@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit import cutlass_src, gpu, results, toolchains
+from kit import cmd, cutlass_src, gpu, results, toolchains
 from kit.cli import cli
 from kit.model import CutlassKind, CutlassSource, Outcome, SourceKind, Toolchain
 from tests.integration.conftest import ROOT
@@ -62,8 +62,8 @@ def test_exported_cu_compiles_alone_in_a_clean_folder(tmp_path: Path) -> None:
     line = next(ln for ln in source.splitlines() if ln.startswith("//   nvcc "))
     script = line.removeprefix("//   ") + " " + " ".join(tc.link_args())
     env = {"CUTLASS": str(headers.root), "PATH": f"{tc.nvcc.parent}:{os.environ['PATH']}"}
-    done = toolchains.cmd.run(["bash", "-c", script], cwd=out.parent, env=env, timeout=1200)
+    done = cmd.run(["bash", "-c", script], cwd=out.parent, env=env, timeout=1200)
     assert done.returncode == 0, done.tail()
     assert (out.parent / "sm90_ptr_array_grouped").is_file()
-    assert shutil.which("nm") is None or "device_kernel" in toolchains.cmd.run(
+    assert shutil.which("nm") is None or "device_kernel" in cmd.run(
         ["nm", "-C", out.parent / "sm90_ptr_array_grouped"]).output
