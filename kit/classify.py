@@ -79,7 +79,14 @@ def _first_error(output: str) -> str:
 # ------------------------------------------------------------------ run
 
 
-def run_result(returncode: int, output: str, timed_out: bool, limit: float) -> Verdict:
+def run_result(returncode: int, output: str, timed_out: bool, limit: float,
+               expect: dict[str, str] | None = None) -> Verdict:
+    """`expect` (for upstream examples, which print no KIT_RESULT) maps passed / failed /
+    refused to regular expressions over the program's output."""
+    if expect and not timed_out:
+        verdict = _from_example(returncode, output, expect)
+        if verdict is not None:
+            return verdict
     data = parse_line(output)
     if timed_out:
         return Verdict(Outcome.TIMEOUT, f"no result within {limit:g}s; killed", kit_result=data)
@@ -138,6 +145,31 @@ def _from_line(data: dict[str, Any], output: str) -> Verdict:
                        Evidence(facts=dict(verify)), data)
     return Verdict(Outcome.CRASH, f"unknown harness stage '{stage}'",
                    Evidence(cause="bad_result", detail=stage), data)
+
+
+_CUTLASS_ERROR = re.compile(r"Got cutlass error: (.+?) at: (\d+)")
+
+
+def _from_example(returncode: int, output: str, expect: dict[str, str]) -> Verdict | None:
+    if re.search(expect["passed"], output):
+        return Verdict(Outcome.OK, "the example reports Disposition: Passed")
+    if re.search(expect["failed"], output):
+        return Verdict(Outcome.WRONG_RESULT, "the example reports Disposition: Failed",
+                       Evidence(cause="verify"))
+    m = _CUTLASS_ERROR.search(output)
+    if m:
+        status, line = m.group(1), m.group(2)
+        # The example does not say which call failed; Error Internal can only come from
+        # initialize() in these programs (can_implement never returns it).
+        outcome = Outcome.INIT_ERROR_INTERNAL if status == ERROR_INTERNAL \
+            else Outcome.RUN_FAILED
+        return Verdict(outcome, f"example: {status} at line {line}",
+                       Evidence(cause="unknown" if status == ERROR_INTERNAL else "status",
+                                detail=f"{status} (example line {line}; no KIT_RESULT)"))
+    if re.search(expect["refused"], output):
+        return Verdict(Outcome.SKIPPED_ARCH, f"the example refused: {_last(output)}",
+                       Evidence(cause="example_refused", detail=_last(output)))
+    return None
 
 
 def diagnose_internal(data: dict[str, Any], output: str = "") -> Evidence:

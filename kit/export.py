@@ -13,7 +13,7 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"(kit_harness\.h)"\s*$', re.MULTILINE)
 
 
 def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
-    if len(repro.sources) != 1:
+    if repro.kind != "cuda" or len(repro.sources) != 1:
         raise ValueError(f"{repro.name} has {len(repro.sources)} sources; export needs one")
     source = (repro.root / repro.sources[0]).read_text()
     harness = (repro.root.parent / HARNESS_DIR / "kit_harness.h").read_text()

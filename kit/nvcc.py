@@ -31,7 +31,7 @@ def argv(
     nvcc: str,
     cell: Cell,
     repro: Repro,
-    repro_dir: str,
+    sources: Sequence[str],
     include_dirs: Sequence[str],
     link_args: Sequence[str],
     output: str,
@@ -40,6 +40,6 @@ def argv(
     cmd = [nvcc, *repro.flags, *gencode(cell.arch)]
     cmd += [f"-I{d}" for d in include_dirs]
     cmd += defines(cell, repro)
-    cmd += [f"{repro_dir}/{src}" for src in repro.sources]
+    cmd += list(sources)
     cmd += [*link_args, "-o", output]
     return cmd

@@ -14,7 +14,13 @@ from kit.yamlfile import Located
 HARNESS_DIR = "harness"
 _MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARCH = re.compile(r"^sm_\d{2,3}[af]?$")
-_KINDS = ("cuda",)
+_KINDS = ("cuda", "cutlass_example")
+# How an upstream example says what happened (it prints no KIT_RESULT line).
+EXAMPLE_EXPECT = {
+    "passed": r"Disposition:\s*Passed",
+    "failed": r"Disposition:\s*Failed",
+    "refused": r"requires (a GPU|CUDA \d)",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +64,21 @@ class Repro:
     flags: tuple[str, ...]
     run_args: tuple[str, ...]
     knobs: dict[str, Knob] = field(default_factory=dict)
+    # cutlass_example: the program lives in the CUTLASS tree, under examples/
+    example: str = ""
+    expect: dict[str, str] = field(default_factory=dict)
+
+    def source_paths(self, cutlass_root: Path) -> list[Path]:
+        if self.kind == "cutlass_example":
+            return [cutlass_root / "examples" / self.example]
+        return [self.root / src for src in self.sources]
+
+    def include_dirs(self, cutlass_root: Path) -> list[Path]:
+        """Beyond CUTLASS's own include/ folders."""
+        if self.kind == "cutlass_example":
+            example_dir = (cutlass_root / "examples" / self.example).parent
+            return [cutlass_root / "examples" / "common", example_dir]
+        return [self.root.parent / HARNESS_DIR]
 
     def defines(self, knobs: dict[str, str]) -> list[tuple[str, str]]:
         """The -D macros for these knob values (defaults filled in), in a stable order."""
@@ -94,15 +115,33 @@ def load(spec_path: Path) -> Repro:
     located = yamlfile.load(spec_path)
     data = yamlfile.check_keys(
         located, (), located.data,
-        ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs"),
-        required=("kind", "sources", "archs"),
+        ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs",
+         "example", "expect"),
+        required=("kind", "archs"),
     )
     root = spec_path.parent.resolve()  # compiles run elsewhere (cwd = build folder)
     kind = _string(located, ("kind",), data["kind"])
     if kind not in _KINDS:
         raise located.error(("kind",), f"unknown repro kind '{kind}'",
                             hint=f"known kinds: {', '.join(_KINDS)}")
-    sources = _strings(located, ("sources",), data["sources"])
+    example = str(data.get("example", ""))
+    if kind == "cutlass_example":
+        if not example or Path(example).is_absolute() or ".." in Path(example).parts:
+            raise located.error(("example",), "a cutlass_example needs example: DIR/FILE.cu "
+                                "(relative to CUTLASS's examples/)")
+    elif "sources" not in data:
+        raise located.error((), "missing required key 'sources'")
+    expect = dict(EXAMPLE_EXPECT)
+    for key, pattern in (data.get("expect") or {}).items():
+        if key not in EXAMPLE_EXPECT:
+            raise located.error(("expect", key), "unknown expectation",
+                                hint=f"known: {', '.join(EXAMPLE_EXPECT)}")
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise located.error(("expect", key), f"not a regular expression: {exc}") from None
+        expect[key] = str(pattern)
+    sources = _strings(located, ("sources",), data.get("sources", []))
     for i, src in enumerate(sources):
         if Path(src).is_absolute() or ".." in Path(src).parts or not (root / src).is_file():
             raise located.error(("sources", i), f"'{src}' is not a file inside {root}")
@@ -125,6 +164,8 @@ def load(spec_path: Path) -> Repro:
         flags=tuple(_strings(located, ("flags",), data.get("flags", []))),
         run_args=tuple(_strings(located, ("run_args",), data.get("run_args", []))),
         knobs=knobs,
+        example=example,
+        expect=expect if kind == "cutlass_example" else {},
     )
 
 

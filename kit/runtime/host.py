@@ -8,7 +8,6 @@ from pathlib import Path
 from kit import cmd, nvcc, toolchains
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, SourceKind, Toolchain
-from kit.repros import HARNESS_DIR
 from kit.runtime.base import CompileJob, RunJob, Runtime
 from kit.toolchains import ResolvedToolchain
 
@@ -40,13 +39,14 @@ class HostRuntime(Runtime):
     def compile(self, job: CompileJob) -> cmd.Completed:
         tc = self.resolve(job.cell.toolchain)
         job.output.parent.mkdir(parents=True, exist_ok=True)
-        harness = job.repro.root.parent / HARNESS_DIR
+        root = job.cutlass.root
         argv = nvcc.argv(
             nvcc=str(tc.nvcc),
             cell=job.cell,
             repro=job.repro,
-            repro_dir=str(job.repro.root),
-            include_dirs=[*map(str, job.cutlass.include_dirs), str(harness)],
+            sources=[str(p) for p in job.repro.source_paths(root)],
+            include_dirs=[str(p) for p in (*job.cutlass.include_dirs,
+                                           *job.repro.include_dirs(root))],
             link_args=tc.link_args(),
             output=str(job.output),
         )

@@ -102,3 +102,22 @@ def test_compile_failures_get_a_cause() -> None:
     assert "does not match any template declaration" in v.evidence.detail
     assert classify.compile_failure(-9, "Killed", False).evidence.cause == "oom"
     assert classify.compile_failure(-9, "", True).evidence.cause == "timeout"
+
+
+EXPECT = {"passed": r"Disposition:\s*Passed", "failed": r"Disposition:\s*Failed",
+          "refused": r"requires (a GPU|CUDA \d)"}
+
+
+def test_upstream_example_output_is_classified_without_a_harness_line() -> None:
+    passed = "  Problem Sizes, Alpha, Beta\n  Disposition: Passed\n  Avg runtime: 0.1 ms\n"
+    assert classify.run_result(0, passed, False, 60, EXPECT).outcome is Outcome.OK
+    failed = "  Disposition: Failed\n"
+    assert classify.run_result(0, failed, False, 60, EXPECT).outcome is Outcome.WRONG_RESULT
+    internal = "Got cutlass error: Error Internal at: 612\n"
+    v = classify.run_result(1, internal, False, 60, EXPECT)
+    assert v.outcome is Outcome.INIT_ERROR_INTERNAL
+    assert "line 612" in v.evidence.detail
+    refused = "This example requires a GPU of NVIDIA's Hopper Architecture.\n"
+    assert classify.run_result(0, refused, False, 60, EXPECT).outcome is Outcome.SKIPPED_ARCH
+    # nothing recognisable: the exit status decides, as for any program
+    assert classify.run_result(-11, "", False, 60, EXPECT).outcome is Outcome.CRASH

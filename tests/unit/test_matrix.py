@@ -133,3 +133,24 @@ def test_axis_override_replaces_the_preset_axis(project: Path) -> None:
                                                        "cuda13.2"]
     with pytest.raises(UsageError, match="expected AXIS=VALUE"):
         matrix.parse_axis_overrides(["cuda="], m.known_axes())
+
+
+def test_an_upstream_example_repro_needs_no_sources(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    ex = tmp_path / "repros" / "ex57"
+    ex.mkdir()
+    (ex / "repro.yaml").write_text(
+        "kind: cutlass_example\nexample: 57_hopper_grouped_gemm/57_hopper_grouped_gemm.cu\n"
+        "archs: [sm_90a]\nexpect: {passed: 'OK!'}\n")
+    repro = discover(tmp_path / "repros")["ex57"]
+    root = tmp_path / "cutlass"
+    assert repro.source_paths(root) == [root / "examples/57_hopper_grouped_gemm/"
+                                        "57_hopper_grouped_gemm.cu"]
+    assert root / "examples" / "common" in repro.include_dirs(root)
+    assert repro.expect["passed"] == "OK!"
+    assert repro.expect["failed"].startswith("Disposition")
+    (ex / "repro.yaml").write_text("kind: cutlass_example\nexample: ../../etc/passwd\n"
+                                   "archs: [sm_90a]\n")
+    with pytest.raises(MatrixError, match=r"needs example: DIR/FILE\.cu"):
+        discover(tmp_path / "repros")
+    assert path.is_file()
