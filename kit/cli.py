@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from kit import __version__, doctor, export, matrix, plan, results, workflow
-from kit.errors import UsageError
+from kit.errors import EngineError, UsageError
 from kit.execute import Options
 from kit.model import Cell
 from kit.progress import Reporter
@@ -25,11 +25,29 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
            "max_content_width": 100}
 
 
-def _runtime(name: str) -> Runtime:
-    # `auto` picks Docker once the Docker runtime exists; today that is the host.
-    if name in ("auto", "host"):
+def _runtime(name: str, matrix_path: Path, base: str | None = None) -> Runtime:
+    """`auto`: Docker when an engine answers, else the host (and say so)."""
+    if name == "host":
         return HostRuntime()
-    raise UsageError(f"unknown runtime '{name}'")
+    from kit.runtime.docker import DockerRuntime
+
+    project = matrix_path.resolve().parent
+    try:
+        return DockerRuntime(project, base=base, log=_build_log)
+    except EngineError as exc:
+        if name == "docker":
+            raise
+        click.echo(f"no Docker engine ({exc.message.splitlines()[0]}); using the host runtime",
+                   err=True)
+        return HostRuntime()
+
+
+def _build_log(line: str) -> None:
+    # Image builds are long: show the step lines, keep the rest for --debug.
+    if line.startswith(("Step ", "ERROR", "built ")):
+        click.echo(f"  image: {line}", err=True)
+    else:
+        logging.getLogger("kit.images").debug(line)
 
 
 def _echo_json(data: Any) -> None:
@@ -51,8 +69,12 @@ results_option = click.option(
     "--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
     show_default=True, help="Folder holding one sub-folder per run.")
 runtime_option = click.option(
-    "--runtime", type=click.Choice(["auto", "host"]), default="auto", show_default=True,
-    help="Where cells compile and run. host: local or kit-installed toolchains.")
+    "--runtime", type=click.Choice(["auto", "docker", "host"]), default="auto",
+    show_default=True,
+    help="Where cells compile and run. host: local or kit-installed toolchains; docker: one "
+         "pinned image per toolchain x CUTLASS; auto: docker when an engine answers.")
+base_option = click.option(
+    "--base", help="Base image for kit's images (a mirror, a local tag) [per toolchain].")
 
 
 @click.group(context_settings=CONTEXT)
@@ -99,12 +121,13 @@ def matrix_group() -> None:
 @only_option
 @axis_option
 @runtime_option
+@base_option
 @json_option
 def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
-                axis: tuple[str, ...], runtime: str, as_json: bool) -> None:
+                axis: tuple[str, ...], runtime: str, base: str | None, as_json: bool) -> None:
     """List the cells, what will be compiled, run or skipped here, and why."""
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
-    _, steps = workflow.make_plan(sel, _runtime(runtime))
+    _, steps = workflow.make_plan(sel, _runtime(runtime, matrix_path, base))
     if as_json:
         _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps]})
         return
@@ -122,6 +145,7 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @only_option
 @axis_option
 @runtime_option
+@base_option
 @results_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel compiles [cores, "
               "capped by memory].")
@@ -135,7 +159,8 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
               metavar="[RUN]", help="Continue a run: finished cells are kept (default: latest).")
 @json_option
 def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
-               axis: tuple[str, ...], runtime: str, results_root: Path, jobs: int | None,
+               axis: tuple[str, ...], runtime: str, base: str | None, results_root: Path,
+               jobs: int | None,
                mem_gb: float | None, compile_gb: float, run_timeout: float, resume: str | None,
                as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
@@ -143,8 +168,9 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb, run_timeout=run_timeout,
                    resume=resume is not None)
     with Reporter(quiet=as_json) as reporter:
-        run_dir, final = workflow.run(sel, _runtime(runtime), results_root=results_root,
-                                      opts=opts, reporter=reporter, resume_ref=resume)
+        run_dir, final = workflow.run(sel, _runtime(runtime, matrix_path, base),
+                                      results_root=results_root, opts=opts, reporter=reporter,
+                                      resume_ref=resume)
     if as_json:
         _echo_json({"run": str(run_dir.path), "counts": pivot.counts(final),
                     "findings": pivot.findings(final)})
@@ -213,6 +239,78 @@ def report_cmd(run: str | None, results_root: Path, fmt: str) -> None:
     workflow.write_reports(run_dir)
     click.echo((run_dir.path / ("report.md" if fmt == "md" else "report.json")).read_text(),
                nl=False)
+
+
+@cli.group("images")
+def images_group() -> None:
+    """Toolchain images: build, list, prune, and lock their inputs."""
+
+
+@images_group.command("build")
+@matrix_option
+@preset_option
+@only_option
+@axis_option
+@base_option
+@json_option
+def images_build(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+                 axis: tuple[str, ...], base: str | None, as_json: bool) -> None:
+    """Build (or find in the cache) the image of each toolchain x CUTLASS the cells use."""
+    from kit.runtime.docker import DockerRuntime
+
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
+    runtime = DockerRuntime(matrix_path.resolve().parent, base=base,
+                            log=(lambda _: None) if as_json else _build_log)
+    built = workflow.build_images(sel, runtime)
+    if as_json:
+        _echo_json(built)
+        return
+    for b in built:
+        click.echo(f"{b['tag']}: {'built' if b['built'] else 'up to date (cache hit)'}")
+
+
+@images_group.command("list")
+@json_option
+def images_list(as_json: bool) -> None:
+    """kit's images on this engine."""
+    from kit import images
+
+    found = images.managed(images.client())
+    if as_json:
+        _echo_json(found)
+        return
+    for img in found:
+        click.echo(f"{', '.join(img['tags']) or img['id']}  {img['toolchain']}  "
+                   f"{img['cutlass']}  {img['size_mb']} MB")
+
+
+@images_group.command("prune")
+@matrix_option
+@click.option("--all", "remove_all", is_flag=True, help="Also remove images the matrix uses.")
+@json_option
+def images_prune(matrix_path: Path, remove_all: bool, as_json: bool) -> None:
+    """Remove kit's leftover containers and images no toolchain of the matrix uses."""
+    from kit import images
+
+    keep = set() if remove_all else workflow.current_image_tags(matrix_path)
+    removed = images.prune(images.client(), keep)
+    if as_json:
+        _echo_json(removed)
+        return
+    click.echo(f"removed {len(removed['containers'])} containers, "
+               f"{len(removed['images'])} images")
+
+
+@images_group.command("lock")
+@matrix_option
+def images_lock(matrix_path: Path) -> None:
+    """Resolve wheel versions and sha256s (PyPI) into images/lock.json."""
+    from kit import lock
+
+    catalogue = workflow.repro_catalogue(matrix_path.parent / "repros")
+    m = matrix.load(matrix_path, catalogue)
+    path = lock.write(matrix_path.resolve().parent, lock.build(m))
+    click.echo(f"wrote {path}")
 
 
 @cli.group("repro")

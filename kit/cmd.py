@@ -84,15 +84,20 @@ def run(
     finally:
         with _live_lock:
             _live.discard(proc)
-    seconds = time.monotonic() - start
-    text = out.decode("utf-8", errors="replace")
+    done = Completed(args, proc.returncode, out.decode("utf-8", errors="replace"),
+                     time.monotonic() - start, timed_out)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        with log_file.open("a", encoding="utf-8") as fh:
-            fh.write(f"$ {shlex.join(args)}\n{text}")
-            why = " (timeout)" if timed_out else ""
-            fh.write(f"[exit {proc.returncode}{why}, {seconds:.1f}s]\n")
-    return Completed(args, proc.returncode, text, seconds, timed_out)
+        append_log(log_file, done)
+    return done
+
+
+def append_log(log_file: Path, done: Completed) -> None:
+    """The command line, what it printed and how it ended, as a person reads a log."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a", encoding="utf-8") as fh:
+        fh.write(f"$ {shlex.join(done.argv)}\n{done.output}")
+        why = " (timeout)" if done.timed_out else ""
+        fh.write(f"[exit {done.returncode}{why}, {done.seconds:.1f}s]\n")
 
 
 def check(argv: Sequence[str | os.PathLike[str]], *, what: str, hint: str | None = None,

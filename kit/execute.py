@@ -103,6 +103,7 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                         reporter.cell_done(result, done, len(todo))
     except BaseException:
         killed = cmd.kill_all()
+        runtime.cleanup()
         reporter.stop()
         if killed:
             reporter.note(f"stopped {killed} running compile/run processes")

@@ -122,15 +122,16 @@ def _host_home(ref: str) -> Path:
 
 
 def pip_packages(version: str) -> list[str]:
-    """The wheels of one CUDA release, pinned together."""
-    major, minor = version.split(".")[:2]
-    series = f"{major}.{minor}.*"
+    """The wheels of one CUDA release, pinned together: nvcc, crt and nvvm exactly, the
+    runtime within the release, and CCCL's headers at the newest release not newer than it
+    (CCCL stopped publishing one wheel per CUDA release after 13.2)."""
+    major, minor = (int(p) for p in version.split(".")[:2])
     return [
         f"nvidia-cuda-nvcc=={version}",
         f"nvidia-cuda-crt=={version}",
         f"nvidia-nvvm=={version}",
-        f"nvidia-cuda-runtime=={series}",
-        f"nvidia-cuda-cccl=={series}",
+        f"nvidia-cuda-runtime>={major}.{minor},<{major}.{minor + 1}",
+        f"nvidia-cuda-cccl>={major}.0,<{major}.{minor + 1}",
     ]
 
 

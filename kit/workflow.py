@@ -11,7 +11,7 @@ from typing import Any
 
 from kit import __version__, cutlass_src, matrix, plan, results
 from kit.cutlass_src import ResolvedCutlass
-from kit.errors import KitError
+from kit.errors import EngineError, KitError, ToolchainError
 from kit.execute import Options, execute, parallel_jobs
 from kit.model import Cell, CellResult
 from kit.progress import Reporter
@@ -102,7 +102,11 @@ def _prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
     pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells}
     for c in pairs.values():
         reporter.note(f"toolchain {c.toolchain.name}: {c.toolchain.spec}")
-        runtime.prepare(c.toolchain, c.cutlass)
+        try:
+            runtime.prepare(c.toolchain, c.cutlass)
+        except (ToolchainError, EngineError) as exc:
+            # Its cells record infra_error with this message; the rest of the matrix runs.
+            reporter.note(f"  cannot prepare it: {exc.format_message()}")
     return out
 
 
@@ -149,6 +153,41 @@ def write_reports(run_dir: RunDir, final: list[CellResult] | None = None) -> Non
     res = final if final is not None else loaded.results
     results.write_atomic(run_dir.path / "report.md", markdown.render(res, manifest))
     results.write_json(run_dir.path / "report.json", jsonreport.build(res, manifest))
+
+
+def build_images(sel: Selection, runtime: Runtime) -> list[dict[str, Any]]:
+    """Ensure the image of every (toolchain, CUTLASS) pair the selected cells use."""
+    from kit import images
+    from kit.runtime.docker import DockerRuntime
+
+    assert isinstance(runtime, DockerRuntime)
+    _, cells = load(sel)
+    out = []
+    for c in {(c.toolchain.name, c.cutlass.name): c for c in cells}.values():
+        spec = runtime.spec(c.toolchain, c.cutlass)
+        built = images.ensure(runtime.client, spec, runtime.log)
+        out.append({"tag": spec.tag, "built": built, "toolchain": c.toolchain.name,
+                    "cutlass": c.cutlass.name})
+    return out
+
+
+def current_image_tags(matrix_path: Path) -> set[str]:
+    """The tags the matrix's toolchains would use now (what prune keeps)."""
+    from kit import images
+    from kit.model import SourceKind
+
+    m = matrix.load(matrix_path, discover(matrix_path.parent / "repros"))
+    project = matrix_path.resolve().parent
+    tags = set()
+    for tc in m.toolchains.values():
+        if tc.kind is SourceKind.HOST:
+            continue
+        for src in m.cutlass.values():
+            try:
+                tags.add(images.spec_for(tc, src, project=project).tag)
+            except KitError:
+                continue
+    return tags
 
 
 def repro_catalogue(repros_dir: Path) -> dict[str, Repro]:

@@ -57,3 +57,6 @@ class Runtime(abc.ABC):
 
     def describe(self) -> str:
         return self.name
+
+    def cleanup(self) -> None:  # noqa: B027 - optional hook; the host runtime has nothing to do
+        """Stop and remove whatever this runtime still has running (Ctrl-C, a crash)."""

@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 from kit import cmd, nvcc, toolchains
+from kit.errors import KitError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, SourceKind, Toolchain
 from kit.runtime.base import CompileJob, RunJob, Runtime
@@ -17,6 +18,7 @@ class HostRuntime(Runtime):
 
     def __init__(self) -> None:
         self._resolved: dict[str, ResolvedToolchain] = {}
+        self._failed: dict[str, KitError] = {}  # asked once; each cell then says why
 
     @functools.cache  # noqa: B019 - one runtime object per process; NVML is slow to ask
     def gpus(self) -> GpuReport:
@@ -29,8 +31,14 @@ class HostRuntime(Runtime):
         return self.resolve(tc).identity
 
     def resolve(self, tc: Toolchain) -> ResolvedToolchain:
+        if tc.name in self._failed:
+            raise self._failed[tc.name]
         if tc.name not in self._resolved:
-            self._resolved[tc.name] = toolchains.resolve(tc)
+            try:
+                self._resolved[tc.name] = toolchains.resolve(tc)
+            except KitError as exc:
+                self._failed[tc.name] = exc
+                raise
         return self._resolved[tc.name]
 
     def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:

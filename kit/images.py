@@ -1,0 +1,221 @@
+"""Toolchain images: one per toolchain x CUTLASS source, built through the Docker SDK and
+tagged by the hash of everything that goes into them, so an image is rebuilt only when an
+input changed. The lock file (images/lock.json) pins what a tag cannot: base digests and the
+sha256 of every wheel."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit import __version__
+from kit.errors import EngineError, ToolchainError
+from kit.model import CutlassKind, CutlassSource, SourceKind, Toolchain
+
+LABEL = "io.kit.managed"
+DEFAULT_PIP_BASE = "debian:bookworm-slim"
+DEFAULT_APT_BASE = {"trixie": "debian:trixie-slim", "experimental": "debian:sid-slim"}
+LOCK_PATH = Path("images") / "lock.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageSpec:
+    toolchain: Toolchain
+    cutlass: CutlassSource
+    base: str
+    buildargs: dict[str, str]
+    context_files: dict[str, bytes] = field(repr=False)  # path in context -> content
+
+    @property
+    def input_hash(self) -> str:
+        h = hashlib.sha256()
+        for path, content in sorted(self.context_files.items()):
+            h.update(path.encode() + b"\0" + hashlib.sha256(content).digest())
+        h.update(json.dumps(self.buildargs, sort_keys=True).encode())
+        return h.hexdigest()[:16]
+
+    @property
+    def tag(self) -> str:
+        return f"kit/{self.toolchain.name}-cutlass{self.cutlass.name}:{self.input_hash}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {
+            LABEL: "1",
+            "io.kit.toolchain": self.toolchain.spec,
+            "io.kit.cuda": self.toolchain.cuda,
+            "io.kit.cutlass": self.cutlass.spec,
+            "io.kit.cutlass-sha256": self.buildargs.get("CUTLASS_SHA256", ""),
+            "io.kit.input-hash": self.input_hash,
+            "org.opencontainers.image.title": f"kit {self.toolchain.name} + CUTLASS "
+                                              f"{self.cutlass.name}",
+            "org.opencontainers.image.description": "CUDA toolchain, CUTLASS headers and the "
+                                                    "kit repro harness",
+            "org.opencontainers.image.version": __version__,
+            "org.opencontainers.image.base.name": self.base,
+        }
+
+    def context_tar(self) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for path, content in sorted(self.context_files.items()):
+                info = tarfile.TarInfo(path)
+                info.size = len(content)
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(content))
+        return buf.getvalue()
+
+
+def load_lock(project: Path) -> dict[str, Any]:
+    path = project / LOCK_PATH
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ToolchainError(f"{path} is unreadable: {exc}",
+                             hint="`kit images lock` writes it anew") from None
+    return data if isinstance(data, dict) else {}
+
+
+def spec_for(tc: Toolchain, cutlass: CutlassSource, *, project: Path,
+             base: str | None = None, lock: dict[str, Any] | None = None) -> ImageSpec:
+    """The image a toolchain x CUTLASS pair needs. `base` overrides where the image starts
+    (a mirror, a local tag); it never changes which CUDA an image: toolchain is."""
+    lock = lock if lock is not None else load_lock(project)
+    if cutlass.kind is not CutlassKind.PYPI:
+        raise ToolchainError(f"CUTLASS '{cutlass.name}' ({cutlass.spec}): images bake in pypi: "
+                             "sources only", hint="the docker runtime mounts other sources "
+                                                  "read-only; give the image a pypi: CUTLASS")
+    cutlass_sha = (lock.get("cutlass") or {}).get(cutlass.ref, {}).get("sha256", "")
+    args = {**toolchain_args(tc, base), "CUTLASS_PYPI": cutlass.ref,
+            "CUTLASS_SHA256": cutlass_sha}
+    pins = (lock.get("pip") or {}).get(tc.ref, {}) if tc.kind is SourceKind.PIP else {}
+    for package, arg in (("nvidia-cuda-runtime", "CUDA_RUNTIME_VERSION"),
+                         ("nvidia-cuda-cccl", "CUDA_CCCL_VERSION")):
+        if package in pins:
+            args[arg] = pins[package]["version"]
+    return ImageSpec(toolchain=tc, cutlass=cutlass, base=args["BASE"], buildargs=args,
+                     context_files=context_files(project))
+
+
+def toolchain_args(tc: Toolchain, base: str | None) -> dict[str, str]:
+    """The build args that choose the CUDA toolchain (and the base it starts from)."""
+    if tc.kind is SourceKind.PIP:
+        return {"TOOLCHAIN": "pip", "CUDA_PIP_VERSION": tc.ref, "BASE": base or DEFAULT_PIP_BASE}
+    if tc.kind is SourceKind.APT:
+        return {"TOOLCHAIN": "apt", "APT_SUITE": tc.ref,
+                "BASE": base or DEFAULT_APT_BASE.get(tc.ref, f"debian:{tc.ref}-slim")}
+    if tc.kind is SourceKind.IMAGE:
+        return {"TOOLCHAIN": "image", "BASE": base or tc.ref}
+    raise ToolchainError(f"toolchain '{tc.name}' is host:, which needs no image",
+                         hint="use --runtime host for host: toolchains")
+
+
+def context_files(project: Path) -> dict[str, bytes]:
+    """The build context: the Dockerfile and the harness, nothing else of the project."""
+    files = {"Dockerfile": (project / "Dockerfile").read_bytes()}
+    for path in sorted((project / "repros" / "harness").rglob("*")):
+        if path.is_file():
+            files[str(path.relative_to(project))] = path.read_bytes()
+    return files
+
+
+def toolchain_identity(tc: Toolchain, project: Path, base: str | None) -> str:
+    """What fixes the binaries a toolchain image produces: its base, its toolchain args and
+    the Dockerfile (which also pins the host compiler through the base's packages)."""
+    h = hashlib.sha256(json.dumps(toolchain_args(tc, base), sort_keys=True).encode())
+    h.update(context_files(project)["Dockerfile"])
+    return f"docker:{h.hexdigest()[:16]}"
+
+
+def client() -> Any:
+    """A Docker SDK client that answers, or an EngineError saying what to install."""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:
+        raise EngineError("the docker Python SDK is not installed",
+                          hint="python3 -m pip install docker") from None
+    try:
+        c = docker.from_env(timeout=600)
+        c.ping()
+    except DockerException as exc:
+        raise EngineError(f"no Docker engine answers: {str(exc).splitlines()[0][:200]}",
+                          hint="install one (Debian: apt-get install docker.io), start dockerd, "
+                               "or use --runtime host") from None
+    return c
+
+
+def exists(docker_client: Any, tag: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        docker_client.images.get(tag)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def ensure(docker_client: Any, spec: ImageSpec, log: Callable[[str], None]) -> bool:
+    """Build spec's image unless its tag exists. Returns True when it built."""
+    if exists(docker_client, spec.tag):
+        return False
+    lines: list[str] = []
+    for line in _stream_build(docker_client, spec):
+        lines.append(line)
+        log(line)
+    if not exists(docker_client, spec.tag):
+        raise EngineError(f"building {spec.tag} failed:\n" + "\n".join(lines[-25:]),
+                          hint="check the base image (--base) is present or pullable")
+    return True
+
+
+def _stream_build(docker_client: Any, spec: ImageSpec) -> Iterator[str]:
+    from docker.errors import APIError
+
+    try:
+        stream = docker_client.api.build(
+            fileobj=io.BytesIO(spec.context_tar()), custom_context=True, tag=spec.tag,
+            buildargs=spec.buildargs, labels=spec.labels, rm=True, forcerm=True, decode=True,
+            pull=False)
+        for chunk in stream:
+            if "stream" in chunk:
+                text = str(chunk["stream"]).rstrip()
+                if text:
+                    yield text
+            elif "error" in chunk:
+                yield f"ERROR: {chunk['error']}"
+    except APIError as exc:
+        yield f"ERROR: {exc.explanation or exc}"
+
+
+def managed(docker_client: Any) -> list[dict[str, Any]]:
+    out = []
+    for img in docker_client.images.list(filters={"label": LABEL}):
+        labels = img.labels or {}
+        out.append({"id": img.short_id, "tags": img.tags,
+                    "toolchain": labels.get("io.kit.toolchain", ""),
+                    "cutlass": labels.get("io.kit.cutlass", ""),
+                    "size_mb": round(img.attrs.get("Size", 0) / 1e6),
+                    "created": img.attrs.get("Created", "")})
+    return out
+
+
+def prune(docker_client: Any, keep: set[str]) -> dict[str, list[str]]:
+    """Remove kit's stray containers, and kit images whose tag is not in `keep`."""
+    removed: dict[str, list[str]] = {"containers": [], "images": []}
+    for c in docker_client.containers.list(all=True, filters={"label": LABEL}):
+        c.remove(force=True)
+        removed["containers"].append(c.short_id)
+    for img in docker_client.images.list(filters={"label": LABEL}):
+        if not keep.intersection(img.tags):
+            docker_client.images.remove(img.id, force=True)
+            removed["images"].append(img.short_id)
+    return removed

@@ -1,0 +1,233 @@
+"""The Docker runtime: each cell compiles and runs in its toolchain image.
+
+Containers get no network, no privileges, no capabilities, a read-only root, the sources
+read-only, a memory limit and a timeout that kills; they carry kit's label and are removed
+whatever happens (Ctrl-C included). GPUs come through the NVIDIA container toolkit where the
+engine has it, else through the device nodes and the driver's user-space libraries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kit import cmd, images, nvcc
+from kit.errors import EngineError
+from kit.gpu import GpuReport, detect
+from kit.model import CutlassSource, Toolchain
+from kit.runtime.base import CompileJob, RunJob, Runtime
+
+CUDA = PurePosixPath("/opt/cuda")
+REPROS = PurePosixPath("/kit/repros")
+CUTLASS = PurePosixPath("/kit/cutlass")
+OUT = PurePosixPath("/kit/out")
+BIN = PurePosixPath("/kit/bin")
+DRIVER_DIR = PurePosixPath("/usr/local/nvidia/lib64")
+# What a CUDA program needs of the driver inside a container (no NVIDIA container toolkit).
+DRIVER_LIBS = ("libcuda.so.1", "libnvidia-ptxjitcompiler.so.1", "libnvidia-ml.so.1",
+               "libnvidia-nvvm.so.4")
+USER = "1000:1000"  # the image's `kit` user
+
+
+@dataclass(frozen=True)
+class GpuAccess:
+    mode: str  # nvidia-container-toolkit | device-nodes | none
+    detail: str
+    devices: list[str] = field(default_factory=list)
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def gpu_access(docker_client: Any) -> GpuAccess:
+    runtimes = (docker_client.info().get("Runtimes") or {})
+    if "nvidia" in runtimes:
+        return GpuAccess("nvidia-container-toolkit", "engine has the nvidia runtime")
+    nodes = sorted(str(p) for p in Path("/dev").glob("nvidia*")
+                   if p.is_char_device() and p.name != "nvidia-modeset")
+    if "/dev/nvidiactl" not in nodes:
+        return GpuAccess("none", "no /dev/nvidiactl: no NVIDIA driver on this host")
+    libs = _driver_libs()
+    missing = [n for n in DRIVER_LIBS[:1] if n not in libs]
+    if missing:
+        return GpuAccess("none", f"driver library {missing[0]} not found by ldconfig")
+    return GpuAccess(
+        "device-nodes", f"{len(nodes)} device nodes + {len(libs)} driver libraries",
+        devices=[f"{n}:{n}:rwm" for n in nodes],
+        volumes={path: {"bind": str(DRIVER_DIR / name), "mode": "ro"}
+                 for name, path in libs.items()})
+
+
+def _driver_libs() -> dict[str, str]:
+    done = cmd.run(["ldconfig", "-p"], timeout=30)
+    found: dict[str, str] = {}
+    for line in done.output.splitlines():
+        m = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
+        if m and m.group(1) in DRIVER_LIBS and "x86-64" in m.group(2):
+            found.setdefault(m.group(1), m.group(3))
+    return found
+
+
+class DockerRuntime(Runtime):
+    name = "docker"
+
+    def __init__(self, project: Path, *, base: str | None = None, mem_limit: str = "12g",
+                 log: Callable[[str], None] = lambda line: None) -> None:
+        self.project = project.resolve()
+        self.base = base
+        self.mem_limit = mem_limit
+        self.log = log
+        self.client = images.client()
+        self.session = secrets.token_hex(4)  # labels this process's containers
+        self._specs: dict[tuple[str, str], images.ImageSpec] = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        access = self.access()
+        return f"docker ({access.mode}: {access.detail})"
+
+    @functools.cache  # noqa: B019 - one runtime per process
+    def access(self) -> GpuAccess:
+        return gpu_access(self.client)
+
+    @functools.cache  # noqa: B019
+    def gpus(self) -> GpuReport:
+        report = detect()
+        if report.present and self.access().mode == "none":
+            return GpuReport(gpus=(), error=f"GPU present but not reachable from containers: "
+                                            f"{self.access().detail}")
+        return report
+
+    def spec(self, tc: Toolchain, cutlass: CutlassSource) -> images.ImageSpec:
+        key = (tc.name, cutlass.name)
+        with self._lock:
+            if key not in self._specs:
+                self._specs[key] = images.spec_for(tc, cutlass, project=self.project,
+                                                   base=self.base)
+            return self._specs[key]
+
+    def toolchain_identity(self, tc: Toolchain) -> str:
+        # The image also holds the host compiler; its inputs are hashed into the tag. The
+        # CUTLASS part of the tag is covered by the cell's own CUTLASS identity.
+        identity = images.toolchain_identity(tc, self.project, self.base)
+        base = images.toolchain_args(tc, self.base)["BASE"]
+        with contextlib.suppress(Exception):  # a base not pulled yet has no id to add
+            identity += ":" + self.client.images.get(base).id.split(":")[-1][:12]
+        return identity
+
+    def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
+        spec = self.spec(tc, cutlass)
+        if images.ensure(self.client, spec, self.log):
+            self.log(f"built {spec.tag}")
+
+    def compile(self, job: CompileJob) -> cmd.Completed:
+        spec = self.spec(job.cell.toolchain, job.cell.cutlass)
+        out_dir = job.output.parent
+        out_dir.chmod(0o777)  # the container's non-root user writes the binary here
+        repros_host = job.repro.root.parent
+        root = job.cutlass.root
+
+        def inside(path: Path) -> str:
+            for host, mount in ((repros_host, REPROS), (root, CUTLASS)):
+                if path.is_relative_to(host):
+                    return str(mount / path.relative_to(host).as_posix())
+            raise EngineError(f"{path} is outside the folders mounted into the container")
+
+        argv = nvcc.argv(
+            nvcc=str(CUDA / "bin" / "nvcc"), cell=job.cell, repro=job.repro,
+            sources=[inside(p) for p in job.repro.source_paths(root)],
+            include_dirs=[inside(p) for p in (*job.cutlass.include_dirs,
+                                              *job.repro.include_dirs(root))],
+            link_args=[f"-L{CUDA}/lib", f"-L{CUDA}/lib64"],
+            output=str(OUT / job.output.name))
+        volumes = {str(repros_host): {"bind": str(REPROS), "mode": "ro"},
+                   str(root): {"bind": str(CUTLASS), "mode": "ro"},
+                   str(out_dir): {"bind": str(OUT), "mode": "rw"}}
+        try:
+            done = self._container(spec.tag, argv, volumes=volumes, timeout=job.timeout,
+                                   log=job.log, workdir=str(OUT))
+        finally:
+            out_dir.chmod(0o755)
+        (out_dir / "image").write_text(spec.tag)  # runs use the image that built it
+        return done
+
+    def run(self, job: RunJob) -> cmd.Completed:
+        store = job.binary.parent
+        access = self.access()
+        spec_tag = self._tag_for_binary(job)
+        volumes = {str(store): {"bind": str(BIN), "mode": "ro"}, **access.volumes}
+        extra: dict[str, Any] = {"devices": access.devices}
+        env = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+        if access.mode == "nvidia-container-toolkit":
+            from docker.types import DeviceRequest
+
+            extra["device_requests"] = [DeviceRequest(device_ids=[str(job.gpu_index)],
+                                                      capabilities=[["gpu"]])]
+        else:
+            env |= {"CUDA_VISIBLE_DEVICES": str(job.gpu_index),
+                    "LD_LIBRARY_PATH": str(DRIVER_DIR)}
+        return self._container(spec_tag, [str(BIN / job.binary.name), *job.args],
+                               volumes=volumes, timeout=job.timeout, log=job.log,
+                               workdir="/tmp", env=env, **extra)
+
+    def _tag_for_binary(self, job: RunJob) -> str:
+        # Runs use the image the binary was compiled in: its libraries, its user.
+        tag = (job.binary.parent / "image").read_text().strip() \
+            if (job.binary.parent / "image").is_file() else ""
+        if not tag:
+            raise EngineError(f"{job.binary}: no record of the image that built it",
+                              hint="re-run with --runtime docker after clearing the build cache")
+        return tag
+
+    def _container(self, image: str, argv: list[str], *, volumes: dict[str, dict[str, str]],
+                   timeout: float, log: Path, workdir: str,
+                   env: dict[str, str] | None = None, **extra: Any) -> cmd.Completed:
+        import requests
+        from docker.errors import DockerException
+
+        started = time.monotonic()
+        try:
+            container = self.client.containers.create(
+                image, argv, volumes=volumes, working_dir=workdir, environment=env or {},
+                network_mode="none", user=USER, cap_drop=["ALL"],
+                security_opt=["no-new-privileges"], read_only=True,
+                tmpfs={"/tmp": "rw,exec,size=4g"}, mem_limit=self.mem_limit, pids_limit=4096,
+                labels={images.LABEL: "1", "io.kit.session": self.session}, **extra)
+        except DockerException as exc:
+            raise EngineError(f"could not create a container from {image}: {exc}") from None
+        timed_out = False
+        try:
+            container.start()
+            try:
+                status = int(container.wait(timeout=timeout)["StatusCode"])
+            except (requests.exceptions.RequestException, ConnectionError):
+                timed_out = True
+                container.kill()
+                status = 137
+            output = container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
+        except DockerException as exc:
+            raise EngineError(f"the Docker engine failed while running {image}: {exc}") from None
+        finally:
+            with contextlib.suppress(DockerException):  # if not, prune finds it by label
+                container.remove(force=True)
+        # A process killed by signal N exits 128+N inside a container; report it as the
+        # host runtime does (negative), so one classifier serves both.
+        returncode = -(status - 128) if 128 < status < 160 else status
+        done = cmd.Completed(tuple(argv), returncode, output,
+                             time.monotonic() - started, timed_out)
+        cmd.append_log(log, done)
+        return done
+
+    def cleanup(self) -> None:
+        from docker.errors import DockerException
+
+        with contextlib.suppress(DockerException):
+            for c in self.client.containers.list(
+                    all=True, filters={"label": f"io.kit.session={self.session}"}):
+                c.remove(force=True)
