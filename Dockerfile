@@ -13,11 +13,16 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-pip g++ binutils ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+# Behind a TLS-intercepting proxy, kit passes the host's CA bundle (KIT_CA_BUNDLE, else
+# PIP_CERT / REQUESTS_CA_BUNDLE / SSL_CERT_FILE); empty otherwise.
+COPY kit-ca.crt /etc/kit/ca.crt
+RUN printf '#!/bin/sh\nif [ -s /etc/kit/ca.crt ]; then exec python3 -m pip --cert /etc/kit/ca.crt "$@"; fi\nexec python3 -m pip "$@"\n' \
+      > /usr/local/bin/kit-pip && chmod 755 /usr/local/bin/kit-pip
 
 FROM system AS cutlass
 ARG CUTLASS_PYPI=4.2.0.0
 ARG CUTLASS_SHA256=
-RUN python3 -m pip download --quiet --no-deps --only-binary=:all: -d /tmp/wheel \
+RUN kit-pip download --quiet --no-deps --only-binary=:all: -d /tmp/wheel \
       "nvidia-cutlass==${CUTLASS_PYPI}" \
  && if [ -n "${CUTLASS_SHA256}" ]; then \
       echo "${CUTLASS_SHA256}  $(ls /tmp/wheel/*.whl)" | sha256sum -c -; fi \
@@ -38,7 +43,7 @@ RUN set -eu; case "${TOOLCHAIN}" in \
     pip) major="$(echo "${CUDA_PIP_VERSION}" | cut -d. -f1)"; \
          minor="$(echo "${CUDA_PIP_VERSION}" | cut -d. -f2)"; \
          next="${major}.$((minor + 1))"; \
-         python3 -m pip install --quiet --no-cache-dir --no-deps --break-system-packages \
+         kit-pip install --quiet --no-cache-dir --no-deps --break-system-packages \
            --target /opt/cuda-pip "nvidia-cuda-nvcc==${CUDA_PIP_VERSION}" \
            "nvidia-cuda-crt==${CUDA_PIP_VERSION}" "nvidia-nvvm==${CUDA_PIP_VERSION}" \
            "nvidia-cuda-runtime${CUDA_RUNTIME_VERSION:+==}${CUDA_RUNTIME_VERSION:->=${major}.${minor},<${next}}" \

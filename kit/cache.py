@@ -45,6 +45,7 @@ def install_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         try:
             build(tmp)
+            tmp.chmod(0o755)  # mkdtemp's 0700 would hide it from containers' non-root user
             tmp.rename(dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

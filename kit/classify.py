@@ -51,6 +51,10 @@ _COMPILE_CAUSES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# The compiler could not read or write what kit gave it: kit's fault, not the kernel's.
+_COMPILE_INFRA = re.compile(r"Permission denied|No space left on device|Read-only file system")
+
+
 def compile_failure(returncode: int, output: str, timed_out: bool) -> Verdict:
     if timed_out:
         return Verdict(Outcome.COMPILE_ERROR, "compile timed out",
@@ -60,6 +64,10 @@ def compile_failure(returncode: int, output: str, timed_out: bool) -> Verdict:
         return Verdict(Outcome.COMPILE_ERROR, "compiler killed (out of memory?)",
                        Evidence(cause="oom", detail=_first_error(output)))
     first = _first_error(output)
+    infra = _COMPILE_INFRA.search(output)
+    if infra:
+        return Verdict(Outcome.INFRA_ERROR, f"the compiler could not use its files: {first}"[:300],
+                       Evidence(cause="filesystem", detail=first))
     for cause, pattern in _COMPILE_CAUSES:
         if pattern.search(output):
             return Verdict(Outcome.COMPILE_ERROR, f"{cause}: {first}"[:300],

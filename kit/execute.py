@@ -126,6 +126,7 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
         return _from_meta(stored, store, cached=True)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{step.compile_key}.", dir=_ensure(store.parent)))
+    tmp.chmod(0o755)  # runtimes may read it as another user (a container's)
     try:
         job = CompileJob(cell=step.cell, repro=repros[step.cell.repro],
                          cutlass=cutlass[step.cell.cutlass.name], output=tmp / "bin",
@@ -145,7 +146,8 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
                                 "facts": binary.inspect(tmp / "bin") if ok else {}}
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp / "compile.log", log)
-        transient = verdict is not None and verdict.evidence.cause in ("oom", "timeout")
+        transient = verdict is not None and (verdict.evidence.cause in ("oom", "timeout")
+                                             or verdict.outcome is Outcome.INFRA_ERROR)
         if not transient:
             write_json(tmp / "meta.json", meta)
             try:

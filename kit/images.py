@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -118,9 +119,19 @@ def toolchain_args(tc: Toolchain, base: str | None) -> dict[str, str]:
                          hint="use --runtime host for host: toolchains")
 
 
+def ca_bundle() -> bytes:
+    """The CA bundle pip inside a build should trust: the one this host's tools are told to
+    use, so that a TLS-intercepting proxy works in builds as it does here."""
+    for var in ("KIT_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value).read_bytes()
+    return b""
+
+
 def context_files(project: Path) -> dict[str, bytes]:
-    """The build context: the Dockerfile and the harness, nothing else of the project."""
-    files = {"Dockerfile": (project / "Dockerfile").read_bytes()}
+    """The build context: the Dockerfile, the harness and the CA bundle, nothing else."""
+    files = {"Dockerfile": (project / "Dockerfile").read_bytes(), "kit-ca.crt": ca_bundle()}
     for path in sorted((project / "repros" / "harness").rglob("*")):
         if path.is_file():
             files[str(path.relative_to(project))] = path.read_bytes()

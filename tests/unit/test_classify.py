@@ -121,3 +121,10 @@ def test_upstream_example_output_is_classified_without_a_harness_line() -> None:
     assert classify.run_result(0, refused, False, 60, EXPECT).outcome is Outcome.SKIPPED_ARCH
     # nothing recognisable: the exit status decides, as for any program
     assert classify.run_result(-11, "", False, 60, EXPECT).outcome is Outcome.CRASH
+
+
+def test_a_compiler_that_cannot_read_its_inputs_is_infra_not_the_kernel() -> None:
+    v = classify.compile_failure(1, "cc1plus: error: /kit/cutlass/include: Permission denied",
+                                 False)
+    assert v.outcome is Outcome.INFRA_ERROR
+    assert v.evidence.cause == "filesystem"
