@@ -1,11 +1,20 @@
-"""nox sessions: `nox -l` lists them. Docker and GPU sessions are not in the default set."""
+"""nox sessions: `nox -l` lists them. Docker and GPU sessions are not in the default set.
+
+One `repro-<toolchain>` session per toolchain in matrix.yaml runs the matrix for that
+toolchain in its Docker image, e.g. `nox -s repro-cuda13.0`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
+import yaml
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
+
+MATRIX = Path(__file__).parent / "matrix.yaml"
 
 
 @nox.session(tags=["check"])
@@ -18,13 +27,31 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(tags=["check"])
 def tests(session: nox.Session) -> None:
-    """Unit tests, then the integration tests (a real nvcc compile of real repros)."""
+    """Unit tests, then the integration tests (real nvcc, real CUTLASS, a real engine)."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
 
 
 @nox.session(name="smoke")
 def smoke(session: nox.Session) -> None:
-    """The smallest useful matrix on the host runtime (real compiles, no_gpu without a GPU)."""
+    """The smallest useful matrix (real compiles; no_gpu without a GPU)."""
     session.install("-e", ".")
     session.run("kit", "matrix", "run", "--preset", "smoke", *session.posargs)
+
+
+def _toolchains() -> list[str]:
+    data = yaml.safe_load(MATRIX.read_text()) or {}
+    return [name for name, spec in (data.get("toolchains") or {}).items()
+            if isinstance(spec, dict) and "host" not in spec]
+
+
+def _repro(session: nox.Session, toolchain: str) -> None:
+    session.install("-e", ".")
+    session.run("kit", "matrix", "run", "--runtime", "docker", "--axis", f"cuda={toolchain}",
+                *session.posargs)
+
+
+for _name in _toolchains():
+    # One session per toolchain: `nox -s repro-cuda13.0 -- --preset seed-steps`.
+    nox.session(name=f"repro-{_name}", tags=["docker"])(
+        lambda session, _t=_name: _repro(session, _t))

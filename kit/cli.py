@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -127,7 +128,8 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                 axis: tuple[str, ...], runtime: str, base: str | None, as_json: bool) -> None:
     """List the cells, what will be compiled, run or skipped here, and why."""
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
-    _, steps = workflow.make_plan(sel, _runtime(runtime, matrix_path, base))
+    with contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+        _, steps = workflow.make_plan(sel, rt)
     if as_json:
         _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps]})
         return
@@ -167,10 +169,10 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb, run_timeout=run_timeout,
                    resume=resume is not None)
-    with Reporter(quiet=as_json) as reporter:
-        run_dir, final = workflow.run(sel, _runtime(runtime, matrix_path, base),
-                                      results_root=results_root, opts=opts, reporter=reporter,
-                                      resume_ref=resume)
+    with Reporter(quiet=as_json) as reporter, \
+            contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+        run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,
+                                      reporter=reporter, resume_ref=resume)
     if as_json:
         _echo_json({"run": str(run_dir.path), "counts": pivot.counts(final),
                     "findings": pivot.findings(final)})
@@ -259,9 +261,10 @@ def images_build(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     from kit.runtime.docker import DockerRuntime
 
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
-    runtime = DockerRuntime(matrix_path.resolve().parent, base=base,
-                            log=(lambda _: None) if as_json else _build_log)
-    built = workflow.build_images(sel, runtime)
+    with contextlib.closing(DockerRuntime(matrix_path.resolve().parent, base=base,
+                                          log=(lambda _: None) if as_json
+                                          else _build_log)) as runtime:
+        built = workflow.build_images(sel, runtime)
     if as_json:
         _echo_json(built)
         return
@@ -275,7 +278,8 @@ def images_list(as_json: bool) -> None:
     """kit's images on this engine."""
     from kit import images
 
-    found = images.managed(images.client())
+    with contextlib.closing(images.client()) as client:
+        found = images.managed(client)
     if as_json:
         _echo_json(found)
         return
@@ -293,7 +297,8 @@ def images_prune(matrix_path: Path, remove_all: bool, as_json: bool) -> None:
     from kit import images
 
     keep = set() if remove_all else workflow.current_image_tags(matrix_path)
-    removed = images.prune(images.client(), keep)
+    with contextlib.closing(images.client()) as client:
+        removed = images.prune(client, keep)
     if as_json:
         _echo_json(removed)
         return

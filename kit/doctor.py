@@ -63,9 +63,12 @@ def _docker() -> dict[str, Any]:
         return {"reachable": False, "why": "the docker Python SDK is not installed"}
     try:
         client = docker.from_env(timeout=5)
-        version = client.version()
-        return {"reachable": True, "version": version.get("Version", "?"),
-                "runtimes": sorted((client.info().get("Runtimes") or {}).keys())}
+        try:
+            version = client.version()
+            runtimes = sorted((client.info().get("Runtimes") or {}).keys())
+        finally:
+            client.close()
+        return {"reachable": True, "version": version.get("Version", "?"), "runtimes": runtimes}
     except DockerException as exc:
         return {"reachable": False,
                 "why": f"{exc}".splitlines()[0][:200],

@@ -154,10 +154,13 @@ def client() -> Any:
     except ImportError:
         raise EngineError("the docker Python SDK is not installed",
                           hint="python3 -m pip install docker") from None
+    c = None
     try:
         c = docker.from_env(timeout=600)
         c.ping()
     except DockerException as exc:
+        if c is not None:
+            c.close()
         raise EngineError(f"no Docker engine answers: {str(exc).splitlines()[0][:200]}",
                           hint="install one (Debian: apt-get install docker.io), start dockerd, "
                                "or use --runtime host") from None

@@ -58,5 +58,8 @@ class Runtime(abc.ABC):
     def describe(self) -> str:
         return self.name
 
+    def close(self) -> None:  # noqa: B027 - optional hook: release connections
+        """Release what the runtime holds open (an engine connection)."""
+
     def cleanup(self) -> None:  # noqa: B027 - optional hook; the host runtime has nothing to do
         """Stop and remove whatever this runtime still has running (Ctrl-C, a crash)."""

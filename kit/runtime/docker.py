@@ -224,6 +224,9 @@ class DockerRuntime(Runtime):
         cmd.append_log(log, done)
         return done
 
+    def close(self) -> None:
+        self.client.close()
+
     def cleanup(self) -> None:
         from docker.errors import DockerException
 
