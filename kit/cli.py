@@ -388,18 +388,22 @@ def _with_cell_options(f: Any) -> Any:
 @repro_group.command("run")
 @click.argument("name")
 @_with_cell_options
+@runtime_option
+@base_option
 @results_option
 @json_option
 def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
-              cutlass: str | None, arch: str | None, results_root: Path, as_json: bool) -> None:
+              cutlass: str | None, arch: str | None, runtime: str, base: str | None,
+              results_root: Path, as_json: bool) -> None:
     """Compile and run one cell, fast; prints its outcome and KIT_RESULT."""
     cell = _one_cell(matrix_path, name, defines, cuda, cutlass, arch)[1]
     # The cell's values replace the matrix axes, and the filter drops what include adds.
     pinned = tuple(f"{k}={v}" for k, v in cell.axes.items())
     sel = workflow.Selection(matrix_path=matrix_path, only=pinned, axis=pinned)
-    with Reporter(quiet=as_json) as reporter:
-        run_dir, final = workflow.run(sel, HostRuntime(), results_root=results_root,
-                                      opts=Options(), reporter=reporter)
+    with Reporter(quiet=as_json) as reporter, \
+            contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+        run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=Options(),
+                                      reporter=reporter)
     if as_json:
         _echo_json([r.to_dict() for r in final])
         return

@@ -32,7 +32,7 @@ def test_cells_compile_for_real_and_only_a_gpu_gives_gpu_outcomes(
         """)
     monkeypatch.chdir(tmp_path)  # relative paths, as a user in a project folder types them
     matrix = Path("matrix.yaml")
-    code, out = run_kit("matrix", "run", "--json")
+    code, out = run_kit("matrix", "run", "--runtime", "host", "--json")
     assert code == 0, out
     run = results.find(tmp_path / "results", None)
     cells = {(r.axes["arch"], r.axes["mode"]): r for r in run.load().results}
@@ -53,7 +53,7 @@ def test_cells_compile_for_real_and_only_a_gpu_gives_gpu_outcomes(
     assert "CUTLASS 4.2.0" in manifest["cutlass"]["4.2"]
 
     # Unchanged matrix, second run: every binary comes from the compile cache.
-    code, out = run_kit("matrix", "run", "--matrix", str(matrix), "--json")
+    code, out = run_kit("matrix", "run", "--runtime", "host", "--matrix", str(matrix), "--json")
     assert code == 0, out
     again = results.find(tmp_path / "results", None).load().results
     assert all(r.compile_cached for r in again)
@@ -65,7 +65,8 @@ def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(tmp_path: Path) -
         mode: [abort]
         """)
     root = tmp_path / "results"
-    argv = [sys.executable, "-m", "kit", "matrix", "run", "--matrix", str(matrix),
+    argv = [sys.executable, "-m", "kit", "matrix", "run", "--runtime", "host", "--matrix",
+            str(matrix),
             "--results", str(root), "-j", "1"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -82,8 +83,8 @@ def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(tmp_path: Path) -
     assert not list(run.cells_dir.glob(".*"))  # nothing half-written
     assert not [p for p in run.path.rglob("*") if p.name.startswith(".") and p.name != ".lock"]
 
-    code, out = run_kit("matrix", "run", "--matrix", str(matrix), "--results", str(root),
-                        "--resume", "--json")
+    code, out = run_kit("matrix", "run", "--runtime", "host", "--matrix", str(matrix),
+                        "--results", str(root), "--resume", "--json")
     assert code == 0, out
     after = {p.name: p.read_text() for p in run.cells_dir.glob("*.json")}
     assert len(after) == 4

@@ -16,7 +16,8 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def test_plan_json_counts_what_compiles_and_what_runs(tmp_path: Path) -> None:
     project = write_project(tmp_path)
-    code, out = invoke("matrix", "plan", "--matrix", str(project), "--preset", "smoke", "--json")
+    code, out = invoke("matrix", "plan", "--runtime", "host", "--matrix", str(project),
+                       "--preset", "smoke", "--json")
     assert code == 0, out
     data = json.loads(out)
     assert data["summary"]["cells"] == 2

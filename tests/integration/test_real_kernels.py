@@ -24,8 +24,9 @@ def run_kit(*args: str) -> tuple[int, str]:
 
 @pytest.mark.skipif(gpu.detect().present, reason="expectations below are for a GPU-less host")
 def test_smoke_preset_compiles_the_failing_kernel_and_its_sm90_analog(tmp_path: Path) -> None:
-    code, out = run_kit("matrix", "run", "--matrix", str(ROOT / "matrix.yaml"), "--preset",
-                        "smoke", "--results", str(tmp_path), "--json")
+    code, out = run_kit("matrix", "run", "--runtime", "host", "--matrix",
+                        str(ROOT / "matrix.yaml"), "--preset", "smoke", "--results",
+                        str(tmp_path), "--json")
     assert code == 0, out
     run = results.find(tmp_path, None)
     by_repro = {r.axes["repro"]: r for r in run.load().results}

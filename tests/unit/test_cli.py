@@ -26,14 +26,15 @@ def test_help_teaches_the_typical_session() -> None:
 
 def test_broken_matrix_exits_2_with_file_line_key(tmp_path: Path) -> None:
     path = write_project(tmp_path, "toolchains:\n  cuda13.0: {pip: '13.0.88'}\ncutlas: {}\n")
-    code, out = invoke("matrix", "plan", "--matrix", str(path))
+    code, out = invoke("matrix", "plan", "--runtime", "host", "--matrix", str(path))
     assert code == 2
     assert f"{path}:3: cutlas: unknown key" in out
     assert "did you mean 'cutlass'?" in out
 
 
 def test_bad_only_exits_2(project: Path) -> None:
-    code, out = invoke("matrix", "plan", "--matrix", str(project), "--only", "placement")
+    code, out = invoke("matrix", "plan", "--runtime", "host", "--matrix", str(project),
+                       "--only", "placement")
     assert code == 2
     assert "expected AXIS=VALUE" in out
 
