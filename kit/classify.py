@@ -88,9 +88,11 @@ def _first_error(output: str) -> str:
 
 
 def run_result(returncode: int, output: str, timed_out: bool, limit: float,
-               expect: dict[str, str] | None = None) -> Verdict:
+               expect: dict[str, str] | None = None,
+               binary_facts: dict[str, Any] | None = None) -> Verdict:
     """`expect` (for upstream examples, which print no KIT_RESULT) maps passed / failed /
-    refused to regular expressions over the program's output."""
+    refused to regular expressions over the program's output. `binary_facts` (kit.binary)
+    add static evidence to the diagnosis."""
     if expect and not timed_out:
         verdict = _from_example(returncode, output, expect)
         if verdict is not None:
@@ -108,10 +110,10 @@ def run_result(returncode: int, output: str, timed_out: bool, limit: float,
                            Evidence(cause="exec", detail=_last(output)))
         why = f"exit {returncode} without a KIT_RESULT line"
         return Verdict(Outcome.CRASH, why, Evidence(cause="no_result", detail=_last(output)))
-    return _from_line(data, output)
+    return _from_line(data, output, binary_facts or {})
 
 
-def _from_line(data: dict[str, Any], output: str) -> Verdict:
+def _from_line(data: dict[str, Any], output: str, facts: dict[str, Any]) -> Verdict:
     stage = str(data.get("stage", ""))
     status = str(data.get("status", ""))
     err = data.get("cuda_error") or {}
@@ -131,7 +133,7 @@ def _from_line(data: dict[str, Any], output: str) -> Verdict:
                        Evidence(cause="can_implement", detail=status), data)
     if stage == "initialize":
         if status == ERROR_INTERNAL:
-            ev = diagnose_internal(data, output)
+            ev = diagnose_internal(data, output, facts)
             return Verdict(Outcome.INIT_ERROR_INTERNAL,
                            f"initialize(): Error Internal — {ev.cause}: {ev.detail}", ev, data)
         return Verdict(Outcome.INIT_ERROR_OTHER, f"initialize(): {status}",
@@ -180,8 +182,10 @@ def _from_example(returncode: int, output: str, expect: dict[str, str]) -> Verdi
     return None
 
 
-def diagnose_internal(data: dict[str, Any], output: str = "") -> Evidence:
+def diagnose_internal(data: dict[str, Any], output: str = "",
+                      binary_facts: dict[str, Any] | None = None) -> Evidence:
     """Which of the known paths to kErrorInternal this was (notes, section 2)."""
+    instantiations = (binary_facts or {}).get("device_kernel_instantiations")
     smem = _int(data.get("smem_bytes"))
     optin = _int(data.get("smem_optin_bytes"))
     direct = (data.get("direct_set_attribute") or {}).get("name", "")
@@ -192,6 +196,15 @@ def diagnose_internal(data: dict[str, Any], output: str = "") -> Evidence:
     if smem is not None and optin is not None and optin > 0 and smem > optin:
         return Evidence(cause="smem_exceeds_optin",
                         detail=f"shared memory {smem:,} B > opt-in {optin:,} B", facts=facts)
+    handle_errors = ("cudaErrorInvalidResourceHandle", "cudaErrorInvalidDeviceFunction")
+    if isinstance(instantiations, int) and instantiations > 1 and (
+            attr_err in handle_errors or direct in handle_errors):
+        facts["device_kernel_instantiations"] = instantiations
+        return Evidence(cause="unregistered_kernel_stub",
+                        detail=f"the binary holds {instantiations} host instantiations of "
+                               f"cutlass::device_kernel and the one configured fails with "
+                               f"{attr_err or direct}: host code names a kernel type the device "
+                               "registration does not", facts=facts)
     if attr_err in ("cudaErrorInvalidDeviceFunction", "cudaErrorNoKernelImageForDevice"):
         return Evidence(cause="invalid_device_function",
                         detail=f"no kernel image for this GPU ({attr_err})", facts=facts)

@@ -64,6 +64,11 @@ def gpu_access(docker_client: Any) -> GpuAccess:
                  for name, path in libs.items()})
 
 
+# Where drivers put their libraries when ldconfig's cache does not list them.
+DRIVER_DIRS = ("/usr/local/nvidia/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64",
+               "/usr/lib/wsl/lib")
+
+
 def _driver_libs() -> dict[str, str]:
     done = cmd.run(["ldconfig", "-p"], timeout=30)
     found: dict[str, str] = {}
@@ -71,7 +76,11 @@ def _driver_libs() -> dict[str, str]:
         m = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
         if m and m.group(1) in DRIVER_LIBS and "x86-64" in m.group(2):
             found.setdefault(m.group(1), m.group(3))
-    return found
+    for name in DRIVER_LIBS:
+        for folder in DRIVER_DIRS:
+            if name not in found and (Path(folder) / name).exists():
+                found[name] = str(Path(folder) / name)
+    return {name: str(Path(path).resolve()) for name, path in found.items()}
 
 
 class DockerRuntime(Runtime):

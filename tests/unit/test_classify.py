@@ -128,3 +128,17 @@ def test_a_compiler_that_cannot_read_its_inputs_is_infra_not_the_kernel() -> Non
                                  False)
     assert v.outcome is Outcome.INFRA_ERROR
     assert v.evidence.cause == "filesystem"
+
+
+def test_error_internal_from_a_stub_for_an_unregistered_kernel() -> None:
+    # what the H100 printed for sm90_fp8_blockwise_grouped, placement=function_template
+    handle = {"name": "cudaErrorInvalidResourceHandle", "string": "invalid resource handle"}
+    out = line(stage="initialize", status="Error Internal", smem_bytes=180000,
+               func_attributes={"error": handle}, direct_set_attribute=handle)
+    v = classify.run_result(0, out, False, 60, binary_facts={"device_kernel_instantiations": 2})
+    assert v.outcome is Outcome.INIT_ERROR_INTERNAL
+    assert v.evidence.cause == "unregistered_kernel_stub"
+    assert "2 host instantiations" in v.evidence.detail
+    # without the static evidence kit says only what it saw
+    plain = classify.run_result(0, out, False, 60)
+    assert plain.evidence.cause == "func_set_attribute_failed"
