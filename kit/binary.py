@@ -1,12 +1,12 @@
 """Static facts about a compiled binary, read with binutils: no GPU needed.
 
-The one that matters first: how many distinct host instantiations of
-`cutlass::device_kernel<...>` the binary holds. A repro instantiates one kernel, so two means
-the host side names a kernel type that the device registration does not (seen with the
-kernel types declared inside a function template, where the host compiler re-derives a
-`cute::C<32>` as `cute::C<32u>`): the launch and cudaFuncSetAttribute then go to a stub that
-was never registered, which initialize() reports as Error Internal. Recorded as evidence,
-never as a GPU outcome.
+The one that matters first: whether one `cutlass::device_kernel<...>` is named two ways on
+the host side. Seen with kernel types declared inside a function template: the host compiler
+re-derives a `cute::C<32>` as `cute::C<32u>`, so the launch and cudaFuncSetAttribute go to a
+second, never registered stub, which initialize() reports as Error Internal. Two symbols
+that differ only in the type of an integer template argument are that; two genuinely
+different kernels (an example with a cooperative and a pingpong GEMM) are not. Recorded as
+evidence, never as a GPU outcome.
 """
 
 from __future__ import annotations
@@ -21,21 +21,41 @@ from kit import cmd
 # The kernel's own host symbol (not the stubs whose names embed it): `L` marks internal
 # linkage, which CUTLASS gives device_kernel (`__global__ static`).
 _DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?13device_kernel[A-Za-z0-9_]*$")
+# An integer literal's type suffix in a demangled name: C<32u>, C<1ul>.
+_INT_SUFFIX = re.compile(r"\b(\d+)(?:u|ul|ull|l|ll)\b")
 
 
 def inspect(binary: Path) -> dict[str, Any]:
     nm = shutil.which("nm")
-    if nm is None:
+    cxxfilt = shutil.which("c++filt")
+    if nm is None or cxxfilt is None:
         return {"nm": "unavailable (install binutils)"}
     done = cmd.run([nm, binary], timeout=120)
     if done.returncode != 0:
         return {"nm": f"failed: {done.tail(2)}"}
-    symbols = sorted({name for name in _symbol_names(done.output) if _DEVICE_KERNEL.match(name)})
-    facts: dict[str, Any] = {"device_kernel_instantiations": len(symbols)}
-    if len(symbols) > 1:
-        facts["device_kernel_symbols"] = symbols
-        facts["warning"] = (f"{len(symbols)} host instantiations of cutlass::device_kernel: "
-                            "host code may launch a kernel that was never registered")
+    mangled = sorted({n for n in _symbol_names(done.output) if _DEVICE_KERNEL.match(n)})
+    # CUTLASS kernel names run to thousands of characters: lift c++filt's recursion limit.
+    demangled = cmd.run([cxxfilt, "--no-recurse-limit", *mangled],
+                        timeout=120).output.splitlines() if mangled else []
+    if len(demangled) != len(mangled):
+        return {"device_kernel_instantiations": len(mangled), "c++filt": "failed"}
+    return facts_from_symbols(mangled, demangled)
+
+
+def facts_from_symbols(mangled: list[str], demangled: list[str]) -> dict[str, Any]:
+    """Group the kernel's symbols by their demangled name with integer suffixes dropped: a
+    group of two is one kernel named two ways."""
+    facts: dict[str, Any] = {"device_kernel_instantiations": len(mangled)}
+    groups: dict[str, list[str]] = {}
+    for sym, name in zip(mangled, demangled, strict=True):
+        groups.setdefault(_INT_SUFFIX.sub(r"\1", name), []).append(sym)
+    twice = [g for g in groups.values() if len(g) > 1]
+    facts["kernels_named_twice"] = len(twice)
+    if twice:
+        facts["device_kernel_symbols"] = [s for g in twice for s in g]
+        facts["warning"] = (f"{len(twice)} cutlass::device_kernel named two ways on the host "
+                            "(integer template arguments of different types, e.g. C<32> vs "
+                            "C<32u>): host code launches a kernel that was never registered")
     return facts
 
 

@@ -185,7 +185,7 @@ def _from_example(returncode: int, output: str, expect: dict[str, str]) -> Verdi
 def diagnose_internal(data: dict[str, Any], output: str = "",
                       binary_facts: dict[str, Any] | None = None) -> Evidence:
     """Which of the known paths to kErrorInternal this was (notes, section 2)."""
-    instantiations = (binary_facts or {}).get("device_kernel_instantiations")
+    named_twice = (binary_facts or {}).get("kernels_named_twice")
     smem = _int(data.get("smem_bytes"))
     optin = _int(data.get("smem_optin_bytes"))
     direct = (data.get("direct_set_attribute") or {}).get("name", "")
@@ -197,14 +197,14 @@ def diagnose_internal(data: dict[str, Any], output: str = "",
         return Evidence(cause="smem_exceeds_optin",
                         detail=f"shared memory {smem:,} B > opt-in {optin:,} B", facts=facts)
     handle_errors = ("cudaErrorInvalidResourceHandle", "cudaErrorInvalidDeviceFunction")
-    if isinstance(instantiations, int) and instantiations > 1 and (
+    if isinstance(named_twice, int) and named_twice > 0 and (
             attr_err in handle_errors or direct in handle_errors):
-        facts["device_kernel_instantiations"] = instantiations
+        facts["kernels_named_twice"] = named_twice
         return Evidence(cause="unregistered_kernel_stub",
-                        detail=f"the binary holds {instantiations} host instantiations of "
-                               f"cutlass::device_kernel and the one configured fails with "
-                               f"{attr_err or direct}: host code names a kernel type the device "
-                               "registration does not", facts=facts)
+                        detail="the binary names cutlass::device_kernel two ways (C<N> vs "
+                               f"C<Nu>) and the one configured fails with {attr_err or direct}: "
+                               "host code launches a kernel the device registration does not "
+                               "know", facts=facts)
     if attr_err in ("cudaErrorInvalidDeviceFunction", "cudaErrorNoKernelImageForDevice"):
         return Evidence(cause="invalid_device_function",
                         detail=f"no kernel image for this GPU ({attr_err})", facts=facts)

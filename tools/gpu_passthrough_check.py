@@ -39,8 +39,8 @@ def hostlibs_image(client: object, binary: Path) -> str:
             info.type = tarfile.DIRTYPE
             info.mode = 0o1777
             tar.addfile(info)
-    client.images.import_image(  # type: ignore[attr-defined]
-        src=buf.getvalue(), repository=TAG.split(":")[0], tag="latest")
+    client.api.import_image_from_data(  # type: ignore[attr-defined]
+        buf.getvalue(), repository=TAG.split(":")[0], tag="latest")
     return TAG
 
 

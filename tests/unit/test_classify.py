@@ -135,10 +135,10 @@ def test_error_internal_from_a_stub_for_an_unregistered_kernel() -> None:
     handle = {"name": "cudaErrorInvalidResourceHandle", "string": "invalid resource handle"}
     out = line(stage="initialize", status="Error Internal", smem_bytes=180000,
                func_attributes={"error": handle}, direct_set_attribute=handle)
-    v = classify.run_result(0, out, False, 60, binary_facts={"device_kernel_instantiations": 2})
+    v = classify.run_result(0, out, False, 60, binary_facts={"kernels_named_twice": 1})
     assert v.outcome is Outcome.INIT_ERROR_INTERNAL
     assert v.evidence.cause == "unregistered_kernel_stub"
-    assert "2 host instantiations" in v.evidence.detail
+    assert "C<N> vs C<Nu>" in v.evidence.detail
     # without the static evidence kit says only what it saw
     plain = classify.run_result(0, out, False, 60)
     assert plain.evidence.cause == "func_set_attribute_failed"

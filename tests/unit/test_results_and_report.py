@@ -105,12 +105,30 @@ def test_json_report_round_trips() -> None:
 
 def test_static_binary_warnings_are_listed_apart_from_gpu_outcomes() -> None:
     rows = grid()
-    two = {"device_kernel_instantiations": 2, "warning": "2 host instantiations of "
-           "cutlass::device_kernel: host code may launch a kernel that was never registered"}
+    two = {"device_kernel_instantiations": 2, "kernels_named_twice": 1,
+           "warning": "1 cutlass::device_kernel named two ways on the host"}
     rows[2] = result("function_template", "int", Outcome.SKIPPED_ARCH, binary_facts=two)
     rows[0] = result("non_template", "int", Outcome.SKIPPED_ARCH,
                      binary_facts={"device_kernel_instantiations": 1})
     text = markdown.render(rows, {"run_id": "r"})
     assert "#### Static checks of the binaries (no GPU involved)" in text
-    assert "function_template-int`: 2 host instantiations" in text
+    assert "function_template-int`: 1 cutlass::device_kernel named two ways" in text
     assert "1 other binaries hold exactly one" in text
+
+
+def test_static_check_tells_one_kernel_named_twice_from_two_kernels() -> None:
+    from kit import binary
+
+    # The registered kernel, its twin spelled with an unsigned literal (mangled differently,
+    # and with other substitutions), and an unrelated second kernel, as an example with two
+    # GEMMs has.
+    mangled = ["_ZN7cutlassL13device_kernelIA", "_ZN7cutlassL13device_kernelIB",
+               "_ZN7cutlassL13device_kernelIC"]
+    demangled = ["void cutlass::device_kernel<K<cute::C<32>, cute::C<1> > >(P)",
+                 "void cutlass::device_kernel<K<cute::C<32u>, cute::C<1u> > >(P)",
+                 "void cutlass::device_kernel<K<cute::C<64>, cute::C<1> > >(P)"]
+    facts = binary.facts_from_symbols(mangled, demangled)
+    assert facts["device_kernel_instantiations"] == 3
+    assert facts["kernels_named_twice"] == 1
+    assert facts["device_kernel_symbols"] == mangled[:2]
+    assert "named two ways" in facts["warning"]
