@@ -26,10 +26,12 @@ from kit.runtime.docker import DockerRuntime
 TAG = "kit-run/hostlibs:latest"
 
 
-def hostlibs_image(client: object, binary: Path) -> str:
-    """An image holding just what `ldd binary` names (plus the loader): no shell, no tools."""
-    done = cmd.run(["ldd", binary])
-    paths = {p for p in done.output.split() if p.startswith("/")}
+def hostlibs_image(client: object, binary: Path, driver_libs: list[str]) -> str:
+    """An image holding just what the binary and the driver's libraries link against (plus
+    the loader): no shell, no tools. The driver libraries themselves are bind-mounted."""
+    done = cmd.run(["ldd", binary, *driver_libs])
+    paths = {p for p in done.output.split() if p.startswith("/") and not p.endswith(":")}
+    paths -= set(driver_libs)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for p in sorted(paths):
@@ -56,7 +58,7 @@ def main(run_path: Path) -> int:
         work = Path(tempfile.mkdtemp())
         work.chmod(0o755)
         shutil.copy2(store / "bin", work / "bin")
-        tag = tag or hostlibs_image(rt.client, work / "bin")
+        tag = tag or hostlibs_image(rt.client, work / "bin", list(rt.access().volumes))
         (work / "image").write_text(tag)
         job = RunJob(binary=work / "bin", args=tuple(_args(run, r.cell_id)), gpu_index=0,
                      log=work / "log", timeout=60)
