@@ -43,6 +43,11 @@ def _runtime(name: str, matrix_path: Path, base: str | None = None) -> Runtime:
         return HostRuntime()
 
 
+def _runtime_args(runtime: str, base: str | None) -> tuple[str, ...]:
+    args = () if runtime == "auto" else ("--runtime", runtime)
+    return args + (("--base", base) if base else ())
+
+
 def _build_log(line: str) -> None:
     # Image builds are long: show the step lines, keep the rest for --debug.
     if line.startswith(("Step ", "ERROR", "built ")):
@@ -166,7 +171,8 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                mem_gb: float | None, compile_gb: float, run_timeout: float, resume: str | None,
                as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
-    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
+                             runtime_args=_runtime_args(runtime, base))
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb, run_timeout=run_timeout,
                    resume=resume is not None)
     with Reporter(quiet=as_json) as reporter, \

@@ -27,6 +27,8 @@ class Selection:
     preset: str | None = None
     only: tuple[str, ...] = ()
     axis: tuple[str, ...] = ()
+    # how cells run (--runtime, --base): not part of the selection, part of re-running it
+    runtime_args: tuple[str, ...] = ()
     repros_dir: Path | None = None
 
 
@@ -144,6 +146,7 @@ def _selection_args(sel: Selection) -> str:
         args += ["--only", o]
     for a in sel.axis:
         args += ["--axis", a]
+    args += sel.runtime_args
     return shlex.join(args)
 
 

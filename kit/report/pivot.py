@@ -72,33 +72,66 @@ def counts(results: list[CellResult]) -> dict[str, int]:
 
 
 def findings(results: list[CellResult]) -> list[str]:
-    """One sentence per failing outcome: how many cells, and the axis values that explain it
-    (every cell with X=a fails this way; no cell with X=b does)."""
+    """One sentence per failing (outcome, cause): how many cells, and the axis values that
+    pick out exactly those cells (one value, or two together), else the values it never
+    happens with. Compared only with cells of the same repros that reached the same kind of
+    verdict (GPU outcomes with GPU outcomes, compiles with compiles)."""
     out = []
-    failing = [o for o in Outcome if o.is_gpu_verdict and o is not Outcome.OK]
-    for outcome in [*failing, Outcome.COMPILE_ERROR]:
-        hit = [r for r in results if r.outcome is outcome]
-        if not hit:
-            continue
-        # Compare only with cells that reached the same phase of judgement.
-        pool = [r for r in results if r.outcome.is_gpu_verdict] if outcome.is_gpu_verdict \
-            else results
-        always, never = [], []
-        for axis in _axes_of(pool):
-            values = sorted({r.axes.get(axis, "") for r in pool})
-            if len(values) < 2:
-                continue
-            for v in values:
-                with_v = [r for r in pool if r.axes.get(axis) == v]
-                n_hit = sum(r.outcome is outcome for r in with_v)
-                if n_hit == len(with_v) and len(with_v) == len(hit):
-                    always.append(f"{axis}={v}")
-                elif n_hit == 0 and any(r.axes.get(axis) != v for r in hit):
-                    never.append(f"{axis}={v}")
-        sentence = f"{outcome.value} on {len(hit)}/{len(pool)} cells"
-        if always:
-            sentence += f": exactly the cells with {' and '.join(always)}"
-        if never:
-            sentence += f"; never with {', '.join(never[:4])}"
+    groups: dict[tuple[Outcome, str], list[CellResult]] = defaultdict(list)
+    for r in results:
+        if r.outcome is Outcome.COMPILE_ERROR or (r.outcome.is_gpu_verdict
+                                                  and r.outcome is not Outcome.OK):
+            groups[(r.outcome, r.evidence.cause)].append(r)
+    for (outcome, cause), hit in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        repros = {r.axes.get("repro") for r in hit}
+        pool = [r for r in results if r.axes.get("repro") in repros and (
+            r.outcome.is_gpu_verdict if outcome.is_gpu_verdict
+            else r.outcome not in (Outcome.INFRA_ERROR,))]
+        label = f"{outcome.value} ({cause})" if cause else outcome.value
+        sentence = f"{label} on {len(hit)}/{len(pool)} cells"
+        exact = _explain(hit, pool)
+        if exact:
+            sentence += f": exactly the cells with {' and '.join(exact)}"
+        else:
+            never = _never(hit, pool)
+            if never:
+                sentence += f"; never with {', '.join(never[:4])}"
         out.append(sentence)
+    return out
+
+
+def _values(pool: list[CellResult]) -> list[tuple[str, str]]:
+    """(axis, value) pairs that vary across the pool (an absent axis is not a value)."""
+    pairs = []
+    for axis in _axes_of(pool):
+        values = sorted({r.axes[axis] for r in pool if axis in r.axes})
+        if len(values) > 1 or any(axis not in r.axes for r in pool):
+            pairs += [(axis, v) for v in values]
+    return pairs
+
+
+def _explain(hit: list[CellResult], pool: list[CellResult]) -> list[str]:
+    target = {id(r) for r in hit}
+    pairs = _values(pool)
+
+    def selects(conds: tuple[tuple[str, str], ...]) -> bool:
+        chosen = {id(r) for r in pool if all(r.axes.get(a) == v for a, v in conds)}
+        return chosen == target
+
+    for one in pairs:
+        if selects((one,)):
+            return [f"{one[0]}={one[1]}"]
+    for i, first in enumerate(pairs):
+        for second in pairs[i + 1:]:
+            if first[0] != second[0] and selects((first, second)):
+                return [f"{first[0]}={first[1]}", f"{second[0]}={second[1]}"]
+    return []
+
+
+def _never(hit: list[CellResult], pool: list[CellResult]) -> list[str]:
+    out = []
+    for axis, value in _values(pool):
+        with_v = [r for r in pool if r.axes.get(axis) == value]
+        if with_v and not any(r in hit for r in with_v):
+            out.append(f"{axis}={value}")
     return out

@@ -61,7 +61,7 @@ def test_show_and_diff_read_stored_results(tmp_path: Path) -> None:
         a.save(r)
     results.point_latest(a)
     code, out = invoke("matrix", "show", "--results", str(root))
-    assert code == 0 and "init_error_internal on 2/6 cells" in out
+    assert code == 0 and "init_error_internal (unknown) on 2/6 cells" in out
     b = results.create(root)
     b.write_manifest({"run_id": b.run_id})
     for r in grid()[:5]:

@@ -33,9 +33,16 @@ def grid() -> list[CellResult]:
 
 def test_finding_names_the_axis_value_that_explains_the_failures() -> None:
     finds = pivot.findings(grid())
-    assert finds == ["init_error_internal on 2/6 cells: exactly the cells with "
-                     "placement=function_template; never with placement=namespace_scope, "
-                     "placement=non_template"]
+    assert finds == ["init_error_internal (unknown) on 2/6 cells: exactly the cells with "
+                     "placement=function_template"]
+
+
+def test_finding_can_take_two_axes_together() -> None:
+    rows = [result(p, s, Outcome.INIT_ERROR_INTERNAL if (p, s) == ("function_template", "int64")
+                   else Outcome.OK, evidence=Evidence(cause="x"))
+            for p in ("non_template", "function_template") for s in ("int", "int64")]
+    assert pivot.findings(rows) == ["init_error_internal (x) on 1/4 cells: exactly the cells "
+                                    "with placement=function_template and shape_type=int64"]
 
 
 def test_markdown_is_a_github_table_with_legend_and_environment() -> None:
