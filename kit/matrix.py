@@ -289,7 +289,8 @@ def _apply_include(product: list[Combo], include: list[Combo],
                    axes: dict[str, list[str]]) -> list[Combo]:
     """GitHub Actions semantics: an include entry extends every combination whose original
     axis values it matches (its other keys are added); one that extends none is added as a
-    combination of its own, taking each axis that has a single value from the matrix."""
+    combination of its own, taking each axis that has a single value from the matrix, and
+    one combination per value of a core axis (toolchain, CUTLASS) it leaves open."""
     combos = [dict(c) for c in product]
     for entry in include:
         extended = False
@@ -300,7 +301,10 @@ def _apply_include(product: list[Combo], include: list[Combo],
                 extended = True
         if not extended:
             single = {a: vs[0] for a, vs in axes.items() if len(vs) == 1}
-            combos.append(single | entry)
+            open_core = [a for a in ("repro", "cuda", "cutlass")
+                         if a not in entry and len(axes.get(a, [])) > 1]
+            for values in itertools.product(*(axes[a] for a in open_core)):
+                combos.append(single | dict(zip(open_core, values, strict=True)) | entry)
     return combos
 
 

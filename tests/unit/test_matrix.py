@@ -154,3 +154,11 @@ def test_an_upstream_example_repro_needs_no_sources(tmp_path: Path) -> None:
     with pytest.raises(MatrixError, match=r"needs example: DIR/FILE\.cu"):
         discover(tmp_path / "repros")
     assert path.is_file()
+
+
+def test_a_standalone_include_spans_the_toolchains_it_leaves_open(project: Path) -> None:
+    m = load(project)
+    overrides = matrix.parse_axis_overrides(["cuda=cuda13.0,cuda13.2"], m.known_axes())
+    cells = matrix.expand(m, preset="sm90", overrides=overrides)
+    five = [c for c in cells if c.knob_map["stages"] == "5"]
+    assert sorted(c.toolchain.name for c in five) == ["cuda13.0", "cuda13.2"]
