@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from kit import cmd, nvcc, toolchains
 from kit.errors import KitError
@@ -62,5 +61,6 @@ class HostRuntime(Runtime):
 
     def run(self, job: RunJob) -> cmd.Completed:
         env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
-        return cmd.run([job.binary, *job.args], cwd=Path(job.binary).parent, env=env,
+        binary = job.binary.resolve()  # it runs from its own folder
+        return cmd.run([binary, *job.args], cwd=binary.parent, env=env,
                        timeout=job.timeout, log_file=job.log)
