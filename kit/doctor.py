@@ -62,13 +62,17 @@ def _docker() -> dict[str, Any]:
     except ImportError:
         return {"reachable": False, "why": "the docker Python SDK is not installed"}
     try:
+        from kit.runtime.docker import gpu_access
+
         client = docker.from_env(timeout=5)
         try:
             version = client.version()
             runtimes = sorted((client.info().get("Runtimes") or {}).keys())
+            access = gpu_access(client)
         finally:
             client.close()
-        return {"reachable": True, "version": version.get("Version", "?"), "runtimes": runtimes}
+        return {"reachable": True, "version": version.get("Version", "?"), "runtimes": runtimes,
+                "gpu_passthrough": access.mode, "gpu_passthrough_detail": access.detail}
     except DockerException as exc:
         return {"reachable": False,
                 "why": f"{exc}".splitlines()[0][:200],
@@ -113,6 +117,8 @@ def render(report: Report) -> str:
     if dk.get("reachable"):
         lines.append(f"Docker engine {dk['version']} reachable (runtimes: "
                      f"{', '.join(dk.get('runtimes', [])) or '?'})")
+        lines.append(f"  GPU passthrough: {dk['gpu_passthrough']} "
+                     f"({dk['gpu_passthrough_detail']})")
     else:
         lines.append(f"Docker engine: not reachable: {dk.get('why')}")
         if dk.get("hint"):
