@@ -16,6 +16,6 @@ def build(results: list[CellResult], manifest: dict[str, Any]) -> dict[str, Any]
         "run_id": manifest.get("run_id", ""),
         "manifest": manifest,
         "counts": pivot.counts(results),
-        "findings": pivot.findings(results),
+        "findings": pivot.findings(results) + pivot.static_findings(results),
         "cells": [r.to_dict() for r in sorted(results, key=lambda r: r.label)],
     }

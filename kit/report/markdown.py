@@ -27,7 +27,7 @@ def render(results: list[CellResult], manifest: dict[str, Any], *,
            rows: tuple[str, ...] = pivot.DEFAULT_ROWS,
            cols: tuple[str, ...] = pivot.DEFAULT_COLS) -> str:
     lines = [f"### kit matrix `{manifest.get('run_id', '?')}`", ""]
-    finds = pivot.findings(results)
+    finds = pivot.findings(results) + pivot.static_findings(results)
     if finds:
         lines += [f"**{finds[0]}.**", *[f"- {f}." for f in finds[1:]], ""]
     elif results:

@@ -100,6 +100,21 @@ def findings(results: list[CellResult]) -> list[str]:
     return out
 
 
+def static_findings(results: list[CellResult]) -> list[str]:
+    """The binaries' static check as a sentence (no GPU involved): which cells name
+    device_kernel two ways, and the axis values that pick them out."""
+    pool = [r for r in results if "kernels_named_twice" in r.binary_facts]
+    hit = [r for r in pool if r.binary_facts["kernels_named_twice"]]
+    if not hit:
+        return []
+    sentence = (f"static check: {len(hit)}/{len(pool)} binaries name cutlass::device_kernel "
+                "two ways (C<N> vs C<Nu>)")
+    exact = _explain(hit, pool)
+    if exact:
+        sentence += f": exactly the cells with {' and '.join(exact)}"
+    return [sentence]
+
+
 def _values(pool: list[CellResult]) -> list[tuple[str, str]]:
     """(axis, value) pairs that vary across the pool (an absent axis is not a value)."""
     pairs = []
@@ -125,6 +140,13 @@ def _explain(hit: list[CellResult], pool: list[CellResult]) -> list[str]:
         for second in pairs[i + 1:]:
             if first[0] != second[0] and selects((first, second)):
                 return [f"{first[0]}={first[1]}", f"{second[0]}={second[1]}"]
+    # Two causes side by side: the cells of one value, plus those of another.
+    for i, first in enumerate(pairs):
+        for second in pairs[i + 1:]:
+            either = {id(r) for r in pool if r.axes.get(first[0]) == first[1]
+                      or r.axes.get(second[0]) == second[1]}
+            if first[0] != second[0] and either == target:
+                return [f"{first[0]}={first[1]}, plus those with {second[0]}={second[1]}"]
     return []
 
 

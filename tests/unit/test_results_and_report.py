@@ -139,3 +139,15 @@ def test_static_check_tells_one_kernel_named_twice_from_two_kernels() -> None:
     assert facts["kernels_named_twice"] == 1
     assert facts["device_kernel_symbols"] == mangled[:2]
     assert "named two ways" in facts["warning"]
+
+
+def test_finding_names_two_causes_side_by_side() -> None:
+    # what the H100 showed: nvcc 13.5 breaks every placement, nvcc 13.0 only one
+    rows = [result(p, "int", Outcome.INIT_ERROR_INTERNAL
+                   if cuda == "cuda13.5" or p == "function_template" else Outcome.OK,
+                   cuda=cuda, evidence=Evidence(cause="unregistered_kernel_stub"))
+            for cuda in ("cuda13.0", "cuda13.5")
+            for p in ("non_template", "function_template", "namespace_scope")]
+    assert pivot.findings(rows) == [
+        "init_error_internal (unregistered_kernel_stub) on 4/6 cells: exactly the cells with "
+        "cuda=cuda13.5, plus those with placement=function_template"]
