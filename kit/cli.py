@@ -13,12 +13,12 @@ from typing import Any
 
 import click
 
-from kit import __version__, doctor, export, matrix, plan, results, workflow
+from kit import __version__, bundle, doctor, export, matrix, plan, results, workflow
 from kit.errors import EngineError, UsageError
 from kit.execute import Options
 from kit.model import Cell
 from kit.progress import Reporter
-from kit.report import markdown, pivot
+from kit.report import diff, markdown, pivot
 from kit.runtime.base import Runtime
 from kit.runtime.host import HostRuntime
 
@@ -218,35 +218,61 @@ def _axes_arg(text: str) -> tuple[str, ...]:
 @click.argument("run_a")
 @click.argument("run_b")
 @results_option
+@click.option("--ignore-axis", multiple=True, metavar="AXIS",
+              help="Match cells without this axis, e.g. --ignore-axis cutlass to compare "
+                   "two CUTLASS versions.")
+@click.option("--format", "fmt", type=click.Choice(["text", "md"]), default="text",
+              show_default=True)
 @json_option
-def matrix_diff(run_a: str, run_b: str, results_root: Path, as_json: bool) -> None:
-    """What changed between two runs, cell by cell (matched on axis values)."""
-    a = {r.label: r for r in results.find(results_root, run_a).load().results}
-    b = {r.label: r for r in results.find(results_root, run_b).load().results}
-    changes = [{"cell": k, "a": a[k].outcome.value if k in a else None,
-                "b": b[k].outcome.value if k in b else None}
-               for k in sorted(set(a) | set(b))
-               if k not in a or k not in b or a[k].outcome is not b[k].outcome]
+def matrix_diff(run_a: str, run_b: str, results_root: Path, ignore_axis: tuple[str, ...],
+                fmt: str, as_json: bool) -> None:
+    """What changed between two runs, cell by cell: regressions, fixes, the rest."""
+    a = results.find(results_root, run_a).load().results
+    b = results.find(results_root, run_b).load().results
+    found = diff.changes(a, b, ignore=ignore_axis)
     if as_json:
-        _echo_json({"a": run_a, "b": run_b, "changes": changes})
-        return
-    if not changes:
+        _echo_json({"a": run_a, "b": run_b, "changes": [c.to_dict() for c in found]})
+    elif fmt == "md":
+        total = len({diff.key(r, ignore_axis) for r in [*a, *b]})
+        click.echo(diff.render_md(found, run_a, run_b, total), nl=False)
+    elif not found:
         click.echo(f"no differences in {len(a)} cells")
-    for c in changes:
-        click.echo(f"{c['cell']}: {c['a'] or '(absent)'} -> {c['b'] or '(absent)'}")
+    else:
+        for c in found:
+            click.echo(f"{c.kind:<10} {c.cell}: {c.a.value if c.a else '(absent)'} -> "
+                       f"{c.b.value if c.b else '(absent)'}")
 
 
 @cli.command("report")
-@click.argument("run", required=False)
+@click.argument("args", nargs=-1, metavar="[bundle] [RUN]")
 @results_option
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md",
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "junit"]), default="md",
               show_default=True)
-def report_cmd(run: str | None, results_root: Path, fmt: str) -> None:
-    """Re-write and print a run's report (reads results; never re-runs)."""
-    run_dir = results.find(results_root, run)
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="bundle: where to write the tar.gz [results/<run>/bundle.tar.gz].")
+@matrix_option
+def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path | None,
+               matrix_path: Path) -> None:
+    """Re-write and print a run's report (reads results; never re-runs).
+
+    \b
+    kit report [RUN] --format md|json|junit   print one format (RUN: default latest)
+    kit report bundle [RUN] [-o FILE]         manifest, reports, failing cells' .cu and logs
+    """
+    bundle_mode = bool(args) and args[0] == "bundle"
+    rest = args[1:] if bundle_mode else args
+    if len(rest) > 1:
+        raise UsageError(f"expected at most one RUN, got {' '.join(rest)}")
+    run_dir = results.find(results_root, rest[0] if rest else None)
     workflow.write_reports(run_dir)
-    click.echo((run_dir.path / ("report.md" if fmt == "md" else "report.json")).read_text(),
-               nl=False)
+    if bundle_mode:
+        out = output or run_dir.path / "bundle.tar.gz"
+        names = bundle.build(run_dir, workflow.repro_catalogue(matrix_path.parent / "repros"),
+                             out)
+        click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size:,} bytes)")
+        return
+    name = {"md": "report.md", "json": "report.json", "junit": "report.xml"}[fmt]
+    click.echo((run_dir.path / name).read_text(), nl=False)
 
 
 @cli.group("images")

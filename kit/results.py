@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from kit import schema
 from kit.errors import ResultsError
 from kit.model import CellResult
 
@@ -92,9 +93,9 @@ class RunDir:
             raise ResultsError(f"{self.path}: no manifest.json; not a kit run folder") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise ResultsError(f"{self.path}/manifest.json is unreadable: {exc}") from None
-        if not isinstance(data, dict):
-            raise ResultsError(f"{self.path}/manifest.json is not a JSON object")
-        return data
+        schema.check_manifest(data, f"{self.path}/manifest.json")
+        manifest: dict[str, Any] = data
+        return manifest
 
     def write_manifest(self, data: dict[str, Any]) -> None:
         write_json(self.path / "manifest.json", data)
@@ -105,7 +106,11 @@ class RunDir:
             return loaded
         for path in sorted(self.cells_dir.glob("*.json")):
             try:
-                loaded.results.append(CellResult.from_dict(json.loads(path.read_text())))
+                data = json.loads(path.read_text())
+                schema.check_cell(data, path.name)
+                loaded.results.append(CellResult.from_dict(data))
+            except ResultsError as exc:
+                loaded.broken.append((path, exc.message))
             except (OSError, ValueError, TypeError, KeyError) as exc:
                 loaded.broken.append((path, f"{type(exc).__name__}: {exc}"))
         return loaded

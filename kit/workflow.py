@@ -15,7 +15,7 @@ from kit.errors import EngineError, KitError, ToolchainError
 from kit.execute import Options, execute, parallel_jobs
 from kit.model import Cell, CellResult
 from kit.progress import Reporter
-from kit.report import jsonreport, markdown
+from kit.report import jsonreport, junit, markdown
 from kit.repros import Repro, discover
 from kit.results import RunDir
 from kit.runtime.base import Runtime
@@ -156,6 +156,7 @@ def write_reports(run_dir: RunDir, final: list[CellResult] | None = None) -> Non
     res = final if final is not None else loaded.results
     results.write_atomic(run_dir.path / "report.md", markdown.render(res, manifest))
     results.write_json(run_dir.path / "report.json", jsonreport.build(res, manifest))
+    results.write_atomic(run_dir.path / "report.xml", junit.render(res, manifest))
 
 
 def build_images(sel: Selection, runtime: Runtime) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from kit import results
 from kit.cli import cli
 from tests.unit.conftest import write_project
-from tests.unit.test_results_and_report import grid
+from tests.unit.test_results_and_report import grid, manifest
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -56,20 +56,24 @@ def test_repro_list_and_export_fix_the_knobs(project: Path) -> None:
 def test_show_and_diff_read_stored_results(tmp_path: Path) -> None:
     root = tmp_path / "results"
     a = results.create(root)
-    a.write_manifest({"run_id": a.run_id})
+    a.write_manifest(manifest(a.run_id))
     for r in grid():
         a.save(r)
     results.point_latest(a)
     code, out = invoke("matrix", "show", "--results", str(root))
     assert code == 0 and "init_error_internal (unknown) on 2/6 cells" in out
     b = results.create(root)
-    b.write_manifest({"run_id": b.run_id})
+    b.write_manifest(manifest(b.run_id))
     for r in grid()[:5]:
         b.save(r)
     code, out = invoke("matrix", "diff", a.run_id, b.run_id, "--results", str(root), "--json")
     assert code == 0
     assert json.loads(out)["changes"] == [
-        {"cell": grid()[5].label, "a": "ok", "b": None}]
+        {"cell": grid()[5].label, "a": "ok", "b": None, "kind": "removed"}]
+    code, out = invoke("matrix", "diff", a.run_id, b.run_id, "--results", str(root),
+                       "--format", "md")
+    assert code == 0
+    assert out.startswith(f"**1 of 6 cells changed between `{a.run_id}` and `{b.run_id}`")
 
 
 def test_show_without_any_run_says_what_to_do(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,6 +19,13 @@ def result(placement: str, shape: str, outcome: Outcome, cuda: str = "cuda13.0",
     label = "-".join(axes.values())
     return CellResult(cell_id=f"{label}-abcd1234", label=label, axes=axes, outcome=outcome,
                       **extra)  # type: ignore[arg-type]
+
+
+def manifest(run_id: str) -> dict[str, object]:
+    """The least a manifest written by `kit matrix run` holds (see the published schema)."""
+    return {"run_id": run_id, "kit_version": "0.1.0", "runtime": "host",
+            "gpus": {"gpus": [], "error": "no driver"}, "toolchains": {}, "cutlass": {},
+            "cells": []}
 
 
 def grid() -> list[CellResult]:
@@ -151,3 +159,57 @@ def test_finding_names_two_causes_side_by_side() -> None:
     assert pivot.findings(rows) == [
         "init_error_internal (unregistered_kernel_stub) on 4/6 cells: exactly the cells with "
         "cuda=cuda13.5, plus those with placement=function_template"]
+
+
+def test_report_json_matches_the_published_schema() -> None:
+    from kit import schema
+
+    data = json.loads(json.dumps(jsonreport.build(grid(), manifest("r1"))))
+    assert schema.problems(data) == []
+    data["cells"][0]["outcome"] = "exploded"
+    assert any("exploded" in p for p in schema.problems(data))
+
+
+def test_a_cell_file_that_breaks_the_schema_is_named_not_loaded(tmp_path: Path) -> None:
+    run = results.create(tmp_path)
+    for r in grid():
+        run.save(r)
+    (run.cells_dir / "foreign.json").write_text('{"cell_id": "x", "outcome": "ok"}')
+    loaded = run.load()
+    assert len(loaded.results) == 6
+    (path, why), = loaded.broken
+    assert path.name == "foreign.json" and "does not match kit's cell schema" in why
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path: Path) -> None:
+    run = results.create(tmp_path)
+    run.write_manifest({"hello": "world"})
+    with pytest.raises(ResultsError, match="is not a kit manifest"):
+        run.manifest()
+
+
+def test_diff_across_cutlass_versions_names_regressions_and_fixes() -> None:
+    from kit.report import diff
+
+    old = [result(p, "int", Outcome.INIT_ERROR_INTERNAL if p == "function_template"
+                  else Outcome.OK) for p in ("non_template", "function_template")]
+    new = [dataclasses.replace(r, axes={**r.axes, "cutlass": "4.5"},
+                               outcome=Outcome.OK) for r in old]
+    new[0] = dataclasses.replace(new[0], outcome=Outcome.WRONG_RESULT)
+    found = diff.changes(old, new, ignore=("cutlass",))
+    assert [(c.kind, c.a, c.b) for c in found] == [
+        ("fix", Outcome.INIT_ERROR_INTERNAL, Outcome.OK),
+        ("regression", Outcome.OK, Outcome.WRONG_RESULT)]
+    text = diff.render_md(found, "4.2", "4.5", 2)
+    assert "| ❌ init_error_internal | ✅ ok | fix |" in text
+
+
+def test_junit_has_one_case_per_cell_with_failures_and_skips() -> None:
+    from kit.report import junit
+
+    rows = [*grid(), result("namespace_scope", "int", Outcome.SKIPPED_ARCH, cuda="cuda13.2",
+                            reason="compiled; not run: sm_121a needs 12.1")]
+    xml = junit.render(rows, manifest("r1"))
+    assert xml.count("<testcase ") == 7
+    assert 'failures="2"' in xml and 'skipped="1"' in xml
+    assert '<failure type="init_error_internal" message="initialize(): Error Internal"' in xml
