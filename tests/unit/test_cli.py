@@ -79,3 +79,21 @@ def test_show_and_diff_read_stored_results(tmp_path: Path) -> None:
 def test_show_without_any_run_says_what_to_do(tmp_path: Path) -> None:
     code, out = invoke("matrix", "show", "--results", str(tmp_path))
     assert code == 6 and "run `kit matrix run` first" in out
+
+
+def test_bundle_carries_reports_logs_and_standalone_sources(tmp_path: Path) -> None:
+    import shutil
+    import tarfile
+
+    root = Path(__file__).resolve().parents[2]
+    run = tmp_path / "sm90"
+    shutil.copytree(root / "docs/evidence/h100-2026-11-25/sm90", run)
+    out = tmp_path / "b.tar.gz"
+    code, text = invoke("report", "bundle", str(run), "-o", str(out), "--matrix",
+                        str(root / "matrix.yaml"))
+    assert code == 0, text
+    names = tarfile.open(out).getnames()
+    assert "sm90/report.xml" in names and "sm90/manifest.json" in names
+    failing = [n for n in names if n.startswith("sm90/repros/")]
+    assert len(failing) == 5  # one standalone .cu per init_error_internal cell
+    assert all(n.replace("/repros/", "/logs/")[:-3] + ".log" in names for n in failing)
