@@ -92,7 +92,8 @@ def test_bundle_carries_reports_logs_and_standalone_sources(tmp_path: Path) -> N
     code, text = invoke("report", "bundle", str(run), "-o", str(out), "--matrix",
                         str(root / "matrix.yaml"))
     assert code == 0, text
-    names = tarfile.open(out).getnames()
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
     assert "sm90/report.xml" in names and "sm90/manifest.json" in names
     failing = [n for n in names if n.startswith("sm90/repros/")]
     assert len(failing) == 5  # one standalone .cu per init_error_internal cell
