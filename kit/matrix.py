@@ -67,7 +67,11 @@ def load(path: Path, repros: dict[str, Repro]) -> Matrix:
     matrix.axes = _axes(located, ("axes",), data.get("axes") or {}, known)
     matrix.include = _combos(located, ("include",), data.get("include") or [], known)
     matrix.exclude = _combos(located, ("exclude",), data.get("exclude") or [], known)
-    for name, spec in (data.get("presets") or {}).items():
+    presets = data.get("presets") or {}
+    if not isinstance(presets, dict):
+        raise located.error(("presets",), f"expected a mapping name -> preset, got "
+                                          f"{yamlfile.type_name(presets)}")
+    for name, spec in presets.items():
         matrix.presets[name] = _preset(located, ("presets", name), name, spec, known)
     # Expanding once with each preset validates every value against the repros now, so a
     # mistake in a rarely used preset is still caught at load time.

@@ -149,10 +149,11 @@ def load(spec_path: Path) -> Repro:
     for i, arch in enumerate(archs):
         if not _ARCH.match(arch):
             raise located.error(("archs", i), f"'{arch}' is not an nvcc arch such as sm_90a")
-    knobs = {
-        name: _knob(located, ("knobs", name), name, spec)
-        for name, spec in (data.get("knobs") or {}).items()
-    }
+    raw_knobs = data.get("knobs") or {}
+    if not isinstance(raw_knobs, dict):
+        raise located.error(("knobs",), "expected a mapping knob -> {macro, default, values}")
+    knobs = {name: _knob(located, ("knobs", name), name, spec)
+             for name, spec in raw_knobs.items()}
     return Repro(
         name=root.name,
         root=root,

@@ -80,6 +80,11 @@ def _convert(node: yaml.Node, keypath: KeyPath, located: Located) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:  # e.g. a bare `=` (YAML 1.1's value tag), an unknown tag
+        where = ".".join(map(str, keypath)) or "(top level)"
+        raise MatrixError(f"{located.path}:{node.start_mark.line + 1}: {where}: "
+                          f"not a value kit can read: {getattr(exc, 'problem', exc)}",
+                          hint="quote it: '...'") from None
     finally:
         loader.dispose()
 

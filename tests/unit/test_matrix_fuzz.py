@@ -1,0 +1,59 @@
+"""Hostile matrix.yaml: whatever the file holds, kit answers with a MatrixError naming the
+file (and line), never with a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kit import matrix
+from kit.errors import KitError
+from kit.repros import discover
+from tests.unit.conftest import write_project
+
+KEYS = ["toolchains", "cutlass", "axes", "include", "exclude", "presets", "pip", "host",
+        "image", "pypi", "git", "path", "repro", "cuda", "arch", "placement", "shape_type",
+        "stages", "cuda13.0", "4.2", "smoke", "description", "$(touch /tmp/x)", "a;b", "\n"]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True),
+                    st.sampled_from(KEYS), st.text(max_size=12))
+documents = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)), max_leaves=25)
+
+
+def check(path: Path) -> None:
+    try:
+        m = matrix.load(path, discover(path.parent / "repros"))
+        matrix.expand(m)
+    except KitError as exc:
+        assert str(path) in exc.message or "preset" in exc.message
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=documents)
+def test_any_structure_gets_a_clear_error(tmp_path: Path, doc: object) -> None:
+    path = write_project(tmp_path, yaml.safe_dump(doc, allow_unicode=True))
+    check(path)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=200))
+def test_any_text_gets_a_clear_error(tmp_path: Path, text: str) -> None:
+    path = write_project(tmp_path, text)
+    check(path)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(axes=documents, include=documents, exclude=documents, presets=documents)
+def test_deep_mistakes_past_a_valid_header(tmp_path: Path, axes: object, include: object,
+                                           exclude: object, presets: object) -> None:
+    doc = {"toolchains": {"cuda13.0": {"pip": "13.0.88"}}, "cutlass": {"4.2": {"pypi": "4.2"}},
+           "axes": axes, "include": include, "exclude": exclude, "presets": presets}
+    path = write_project(tmp_path, yaml.safe_dump(doc, allow_unicode=True))
+    check(path)
