@@ -246,8 +246,8 @@ def matrix_diff(run_a: str, run_b: str, results_root: Path, ignore_axis: tuple[s
 @cli.command("report")
 @click.argument("args", nargs=-1, metavar="[bundle] [RUN]")
 @results_option
-@click.option("--format", "fmt", type=click.Choice(["md", "json", "junit"]), default="md",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "junit", "html"]),
+              default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="bundle: where to write the tar.gz [results/<run>/bundle.tar.gz].")
 @matrix_option
@@ -256,7 +256,7 @@ def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path
     """Re-write and print a run's report (reads results; never re-runs).
 
     \b
-    kit report [RUN] --format md|json|junit   print one format (RUN: default latest)
+    kit report [RUN] --format md|json|junit|html   print one format (RUN: default latest)
     kit report bundle [RUN] [-o FILE]         manifest, reports, failing cells' .cu and logs
     """
     bundle_mode = bool(args) and args[0] == "bundle"
@@ -271,7 +271,8 @@ def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path
                              out)
         click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size:,} bytes)")
         return
-    name = {"md": "report.md", "json": "report.json", "junit": "report.xml"}[fmt]
+    name = {"md": "report.md", "json": "report.json", "junit": "report.xml",
+            "html": "report.html"}[fmt]
     click.echo((run_dir.path / name).read_text(), nl=False)
 
 

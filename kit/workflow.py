@@ -15,7 +15,7 @@ from kit.errors import EngineError, KitError, ToolchainError
 from kit.execute import Options, execute, parallel_jobs
 from kit.model import Cell, CellResult
 from kit.progress import Reporter
-from kit.report import jsonreport, junit, markdown
+from kit.report import html, jsonreport, junit, markdown
 from kit.repros import Repro, discover
 from kit.results import RunDir
 from kit.runtime.base import Runtime
@@ -157,6 +157,9 @@ def write_reports(run_dir: RunDir, final: list[CellResult] | None = None) -> Non
     results.write_atomic(run_dir.path / "report.md", markdown.render(res, manifest))
     results.write_json(run_dir.path / "report.json", jsonreport.build(res, manifest))
     results.write_atomic(run_dir.path / "report.xml", junit.render(res, manifest))
+    logs = {r.cell_id: run_dir.log_path(r.cell_id).read_text(errors="replace")
+            for r in res if run_dir.log_path(r.cell_id).is_file()}
+    results.write_atomic(run_dir.path / "report.html", html.render(res, manifest, logs))
 
 
 def build_images(sel: Selection, runtime: Runtime) -> list[dict[str, Any]]:
