@@ -276,6 +276,47 @@ def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path
     click.echo((run_dir.path / name).read_text(), nl=False)
 
 
+@cli.command("publish")
+@click.argument("run", required=False)
+@results_option
+@click.option("--repo", required=True, metavar="OWNER/NAME", help="Repository of the issue.")
+@click.option("--issue", type=click.IntRange(min=1), required=True, help="Issue number.")
+@click.option("--gist", is_flag=True, help="Also upload reports, logs and the failing cells' "
+              "standalone .cu files as a secret gist, linked from the comment.")
+@click.option("--dry-run", is_flag=True, help="Print exactly what would be sent; send nothing.")
+@click.option("--key", help="Marker that makes a re-publish update kit's earlier comment "
+              "[the run's preset, else 'kit'].")
+@click.option("--api", default="https://api.github.com", show_default=True,
+              help="GitHub API base URL (GitHub Enterprise: https://HOST/api/v3).")
+@matrix_option
+@json_option
+def publish_cmd(run: str | None, results_root: Path, repo: str, issue: int, gist: bool,
+                dry_run: bool, key: str | None, api: str, matrix_path: Path,
+                as_json: bool) -> None:
+    """Post a run's report on an upstream issue (token: GITHUB_TOKEN or GH_TOKEN).
+
+    Secrets, the home folder, the host name and the user name are redacted from everything
+    sent. Re-publishing updates kit's own earlier comment instead of adding another.
+    """
+    from kit import publish
+
+    run_dir = results.find(results_root, run)
+    workflow.write_reports(run_dir)
+    token = publish.token_from_env(dict(os.environ), required=not dry_run)
+    gh = publish.GitHub(token=token or "<none>", api=api.rstrip("/"), dry_run=dry_run)
+    files = workflow.bundle_texts(run_dir, workflow.repro_catalogue(matrix_path.parent /
+                                                                    "repros")) if gist else {}
+    done = publish.publish_run(gh, run_dir.path, (run_dir.path / "report.md").read_text(),
+                               files, repo=repo, issue=issue, gist=gist,
+                               key=key or str(run_dir.manifest().get("preset") or "kit"))
+    if as_json or dry_run:
+        _echo_json(done)
+        return
+    click.echo(f"comment {done['comment']['action']}: {done['comment']['url']}")
+    if gist:
+        click.echo(f"gist: {done['gist']['url']}")
+
+
 @cli.group("images")
 def images_group() -> None:
     """Toolchain images: build, list, prune, and lock their inputs."""

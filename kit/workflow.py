@@ -197,5 +197,25 @@ def current_image_tags(matrix_path: Path) -> set[str]:
     return tags
 
 
+def bundle_texts(run_dir: RunDir, repros: dict[str, Repro]) -> dict[str, str]:
+    """The bundle's files as flat text files (what a gist can hold)."""
+    import tarfile
+    import tempfile
+
+    from kit import bundle
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bundle.tar.gz"
+        bundle.build(run_dir, repros, out)
+        texts: dict[str, str] = {}
+        with tarfile.open(out) as tar:
+            for member in tar.getmembers():
+                data = tar.extractfile(member)
+                if data is not None and not member.name.endswith(".html"):
+                    name = member.name.split("/", 1)[-1].replace("/", "__")
+                    texts[name] = data.read().decode("utf-8", errors="replace")
+    return texts
+
+
 def repro_catalogue(repros_dir: Path) -> dict[str, Repro]:
     return discover(repros_dir)
