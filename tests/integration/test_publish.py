@@ -49,7 +49,7 @@ def handler_for(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
+            body: dict[str, Any] = json.loads(self.rfile.read(length)) if length else {}
             state.requests.append({"method": method, "path": self.path,
                                    "headers": dict(self.headers), "body": body})
             if state.script:
