@@ -1,5 +1,8 @@
 """report.html: one self-contained page (no network) — a grid per table coloured by outcome,
-filters by axis, each cell opening its reason, evidence, KIT_RESULT and log."""
+filters by axis, each cell opening its reason, evidence, KIT_RESULT and log.
+
+Links into a page: `#filter:axis=value&axis=value` preselects filters, `#cell:<cell id>` opens
+that cell's details (the browser test drives both)."""
 
 from __future__ import annotations
 
@@ -15,140 +18,185 @@ COLOURS = {
     Outcome.OK: "#2e7d32", Outcome.WRONG_RESULT: "#ad1457",
     Outcome.CAN_IMPLEMENT_FAILED: "#6a1b9a", Outcome.INIT_ERROR_INTERNAL: "#c62828",
     Outcome.INIT_ERROR_OTHER: "#d84315", Outcome.RUN_FAILED: "#e65100",
-    Outcome.COMPILE_ERROR: "#5d4037", Outcome.CRASH: "#000000", Outcome.TIMEOUT: "#f9a825",
-    Outcome.SKIPPED_ARCH: "#90a4ae", Outcome.NO_GPU: "#b0bec5", Outcome.INFRA_ERROR: "#ff6f00",
+    Outcome.COMPILE_ERROR: "#5d4037", Outcome.CRASH: "#212121", Outcome.TIMEOUT: "#8d6e00",
+    Outcome.SKIPPED_ARCH: "#607d8b", Outcome.NO_GPU: "#78909c", Outcome.INFRA_ERROR: "#ef6c00",
 }
-LOG_CAP = 64 * 1024
+LOG_CAP = 64 * 1024  # a backstop: the caller already truncates logs
 
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}
-h1{font-size:20px} h2{font-size:16px;margin-top:28px}
+h1{font-size:20px} h2{font-size:16px;margin:28px 0 4px} .sub{color:#666;margin:0 0 6px}
 table{border-collapse:collapse;margin:8px 0} th,td{border:1px solid #ccc;padding:4px 8px}
-th{background:#f3f3f3;text-align:left} td.cell{color:#fff;cursor:pointer;white-space:nowrap}
+th{background:#f3f3f3;text-align:left;font-weight:600} th.axes{color:#666;font-weight:400}
+td.cell{color:#fff;cursor:pointer;white-space:nowrap} td.cell:hover{outline:3px solid #000a}
 td.empty{background:#fafafa} .hidden{display:none}
-.legend span{display:inline-block;margin:2px 8px 2px 0;padding:2px 6px;color:#fff}
+.finding{font-weight:600;margin:4px 0} .counts{margin:8px 0 12px}
+.legend{margin:10px 0} .legend span{display:inline-block;margin:2px 10px 2px 0}
+.legend b{display:inline-block;padding:1px 6px;color:#fff;font-weight:500}
+.filters{margin:10px 0;padding:8px;background:#f6f6f6} .filters label{margin-right:14px}
 #details{position:fixed;right:16px;top:16px;width:46%;max-height:90vh;overflow:auto;
  background:#fff;border:2px solid #444;padding:12px;box-shadow:0 4px 16px #0004}
-pre{white-space:pre-wrap;background:#f6f6f6;padding:8px;font-size:12px}
-.filters label{margin-right:12px}
+#details h3{margin:4px 0;word-break:break-all}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:8px;font-size:12px}
 """
 
 SCRIPT = """
 const data = JSON.parse(document.getElementById('kit-data').textContent);
+function hide(el, h) { el.classList.toggle('hidden', h); el.hidden = h; }
 function applyFilters() {
   const chosen = {};
   document.querySelectorAll('select[data-axis]').forEach(s => {
     if (s.value !== '*') chosen[s.dataset.axis] = s.value; });
   document.querySelectorAll('td.cell').forEach(td => {
     const axes = data.cells[td.dataset.id].axes;
-    const ok = Object.entries(chosen).every(([a, v]) => !(a in axes) || axes[a] === v);
-    td.classList.toggle('hidden', !ok); td.hidden = !ok; });
-  document.querySelectorAll('tr.row').forEach(tr => {
-    const any = tr.querySelector('td.cell:not(.hidden)');
-    tr.classList.toggle('hidden', !any); tr.hidden = !any; });
+    hide(td, !Object.entries(chosen).every(([a, v]) => axes[a] === v)); });
+  document.querySelectorAll('section.table').forEach(sec => {
+    const cols = new Set();
+    sec.querySelectorAll('td.cell:not(.hidden)').forEach(td => cols.add(td.dataset.col));
+    sec.querySelectorAll('[data-col]:not(td.cell)').forEach(el =>
+      hide(el, !cols.has(el.dataset.col)));
+    sec.querySelectorAll('tr.row').forEach(tr =>
+      hide(tr, !tr.querySelector('td.cell:not(.hidden)')));
+    hide(sec, cols.size === 0); });
 }
 function show(id) {
   const c = data.cells[id], d = document.getElementById('details');
+  if (!c) return;
+  const ev = c.evidence || {};
   d.querySelector('h3').textContent = c.label;
-  d.querySelector('.what').textContent = c.outcome + ': ' + c.reason;
-  d.querySelector('.evidence').textContent = JSON.stringify(c.evidence, null, 2);
+  d.querySelector('.what').textContent = c.outcome + (c.reason ? ': ' + c.reason : '');
+  d.querySelector('.cause').textContent = ev.cause ? 'cause: ' + ev.cause
+    + (ev.detail ? ' — ' + ev.detail : '') : '';
+  d.querySelector('.times').textContent = 'compile ' + (c.compile_seconds ?? '–') + ' s'
+    + (c.compile_cached ? ' (cached)' : '') + ', run ' + (c.run_seconds ?? '–')
+    + ' s, exit status ' + (c.exit_status ?? '–');
+  d.querySelector('.evidence').textContent = JSON.stringify(ev, null, 2);
   d.querySelector('.result').textContent = c.kit_result ? JSON.stringify(c.kit_result, null, 2)
                                                          : '(no KIT_RESULT line)';
   d.querySelector('.log').textContent = data.logs[id] || '(no log)';
+  d.dataset.id = id;
   d.hidden = false;
 }
-document.querySelectorAll('select[data-axis]').forEach(s => s.addEventListener('change',
-  applyFilters));
-document.querySelectorAll('td.cell').forEach(td => td.addEventListener('click',
-  () => show(td.dataset.id)));
-document.getElementById('close').addEventListener('click',
-  () => { document.getElementById('details').hidden = true; });
-// #filter:axis=value[&axis=value] preselects filters (links into a report).
-const m = decodeURIComponent(location.hash).match(/^#filter:(.*)$/);
-if (m) m[1].split('&').forEach(p => { const [a, v] = p.split('=');
-  const s = document.querySelector('select[data-axis="' + a + '"]'); if (s) s.value = v; });
+document.querySelectorAll('select[data-axis]').forEach(s =>
+  s.addEventListener('change', applyFilters));
+document.querySelectorAll('td.cell').forEach(td =>
+  td.addEventListener('click', () => show(td.dataset.id)));
+const details = document.getElementById('details');
+document.getElementById('close').addEventListener('click', () => { details.hidden = true; });
+document.addEventListener('keydown', ev => { if (ev.key === 'Escape') details.hidden = true; });
+const hash = decodeURIComponent(location.hash);
+if (hash.startsWith('#filter:')) hash.slice(8).split('&').forEach(p => {
+  const i = p.indexOf('='), a = p.slice(0, i), v = p.slice(i + 1);
+  const s = [...document.querySelectorAll('select[data-axis]')].find(x => x.dataset.axis === a);
+  if (s && [...s.options].some(o => o.value === v)) s.value = v; });
 applyFilters();
+if (hash.startsWith('#cell:')) show(hash.slice(6));
 """
 
 
 def render(results: list[CellResult], manifest: dict[str, Any], logs: dict[str, str]) -> str:
     e = html.escape
-    run_id = str(manifest.get("run_id", ""))
-    payload = {"cells": {r.cell_id: r.to_dict() for r in results},
-               "logs": {k: v[-LOG_CAP:] for k, v in logs.items()}}
-    blob = json.dumps(payload, ensure_ascii=False).replace("</", "<\\/")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>kit {e(run_id)}</title>",
-             f"<style>{STYLE}</style></head><body>",
+    run_id = str(manifest.get("run_id", "?"))
+    parts = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>kit matrix {e(run_id)}</title><style>{STYLE}</style></head><body>",
              f"<h1>kit matrix <code>{e(run_id)}</code></h1>"]
-    parts += [f"<p><b>{e(f)}</b></p>" for f in
-              pivot.findings(results) + pivot.static_findings(results)]
-    counts = ", ".join(f"{n} {o}" for o, n in pivot.counts(results).items())
-    parts.append(f"<p>{e(counts)}</p>")
+    finds = pivot.findings(results) + pivot.static_findings(results)
+    parts += [f"<p class='finding'>{e(f)}.</p>" for f in finds]
+    counts = pivot.counts(results)
+    parts.append(f"<p class='counts'>{len(results)} cells: " + ", ".join(
+        f"{n} {e(o)}" for o, n in counts.items()) + "</p>")
+    parts.append(_legend(results))
     parts.append(_filters(results))
-    used = sorted({r.outcome for r in results}, key=list(Outcome).index)
-    parts.append("<p class='legend'>" + "".join(
-        f"<span style='background:{COLOURS[o]}' title='{e(LEGEND[o])}'>{o.value}"
-        f"</span>" for o in used) + "</p>")
-    for table in pivot.tables(results):
-        parts.append(_table(table))
+    parts += [_table(t) for t in pivot.tables(results)]
     parts.append(_environment(manifest))
-    parts.append("<div id='details' hidden><button id='close'>close</button><h3></h3>"
-                 "<p class='what'></p><h4>evidence</h4><pre class='evidence'></pre>"
-                 "<h4>KIT_RESULT</h4><pre class='result'></pre><h4>log</h4>"
-                 "<pre class='log'></pre></div>")
-    parts.append(f"<script type='application/json' id='kit-data'>{blob}</script>")
+    parts.append("<div id='details' hidden><button id='close' type='button'>close</button>"
+                 "<h3></h3><p class='what'></p><p class='cause'></p><p class='times'></p>"
+                 "<h4>evidence</h4><pre class='evidence'></pre><h4>KIT_RESULT</h4>"
+                 "<pre class='result'></pre><h4>log</h4><pre class='log'></pre></div>")
+    parts.append(f"<script type='application/json' id='kit-data'>{_blob(results, logs)}"
+                 "</script>")
     parts.append(f"<script>{SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
 
 
+def _blob(results: list[CellResult], logs: dict[str, str]) -> str:
+    """The data as JSON a <script> element cannot end early: every '<' (so '</script>' and
+    '<!--' too) becomes the JSON escape \\u003c, which JSON.parse reads back as '<'."""
+    payload = {"cells": {r.cell_id: r.to_dict() for r in results},
+               "logs": {r.cell_id: logs[r.cell_id][-LOG_CAP:] for r in results
+                        if r.cell_id in logs}}
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _legend(results: list[CellResult]) -> str:
+    used = sorted({r.outcome for r in results}, key=list(Outcome).index)
+    return "<p class='legend'>" + "".join(
+        f"<span><b style='background:{COLOURS[o]}'>{o.value}</b> "
+        f"{html.escape(LEGEND[o])}</span>" for o in used) + "</p>"
+
+
 def _filters(results: list[CellResult]) -> str:
-    out = ["<p class='filters'>"]
-    axes: dict[str, set[str]] = {}
+    e = html.escape
+    values: dict[str, set[str]] = {}
     for r in results:
         for a, v in r.axes.items():
-            axes.setdefault(a, set()).add(v)
-    for axis, values in axes.items():
-        if len(values) < 2:
-            continue
-        options = "".join(f"<option value='{html.escape(v, quote=True)}'>{html.escape(v)}"
-                          "</option>" for v in sorted(values))
-        out.append(f"<label>{html.escape(axis)} <select data-axis='{html.escape(axis, True)}'>"
+            values.setdefault(a, set()).add(v)
+    out = []
+    for axis, vals in values.items():
+        if len(vals) < 2 and all(axis in r.axes for r in results):
+            continue  # one value everywhere: nothing to filter
+        options = "".join(f"<option value='{e(v)}'>{e(v)}</option>" for v in sorted(vals))
+        out.append(f"<label>{e(axis)} <select data-axis='{e(axis)}'>"
                    f"<option value='*'>all</option>{options}</select></label>")
-    return "".join(out) + "</p>"
+    if not out:
+        return ""
+    return "<div class='filters'>filter: " + "".join(out) + "</div>"
 
 
 def _table(t: pivot.Table) -> str:
     e = html.escape
-    title = " · ".join(f"{k} <code>{e(v)}</code>" for k, v in t.split.items())
-    head = "".join(f"<th>{e(' / '.join(c) or 'result')}</th>" for c in t.cols)
+    title = " · ".join(f"{e(k)} <code>{e(v)}</code>" for k, v in t.split.items())
+    head = "".join(f"<th data-col='{i}'>{e(' / '.join(c) or 'result')}</th>"
+                   for i, c in enumerate(t.cols))
     rows = []
     for r in t.rows:
         cells = [f"<th>{e(' · '.join(r))}</th>"]
-        for c in t.cols:
+        for i, c in enumerate(t.cols):
             found = t.at(r, c)
             if not found:
-                cells.append("<td class='empty'></td>")
+                cells.append(f"<td class='empty' data-col='{i}'></td>")
             for x in found:
-                cells.append(f"<td class='cell' data-id='{e(x.cell_id, True)}' "
-                             f"style='background:{COLOURS[x.outcome]}' title='{e(x.reason, True)}'>"
+                tip = f"{x.label}\n{x.reason}" if x.reason else x.label
+                cells.append(f"<td class='cell' data-id='{e(x.cell_id)}' data-col='{i}' "
+                             f"data-outcome='{e(x.outcome.value)}' "
+                             f"style='background:{COLOURS[x.outcome]}' title='{e(tip)}'>"
                              f"{e(x.outcome.value)}</td>")
         rows.append(f"<tr class='row'>{''.join(cells)}</tr>")
-    return (f"<h2>{title}</h2><p>rows: {e(' × '.join(t.row_axes))}; columns: "
-            f"{e(' / '.join(t.col_axes))}</p><table><tr><th></th>{head}</tr>"
-            + "".join(rows) + "</table>")
+    corner = e(" × ".join(t.row_axes) or "cells")
+    return (f"<section class='table'><h2>{title}</h2><p class='sub'>rows: "
+            f"{e(' × '.join(t.row_axes))}; columns: {e(' / '.join(t.col_axes))}</p>"
+            f"<table><tr><th class='axes'>{corner}</th>{head}</tr>{''.join(rows)}</table>"
+            "</section>")
 
 
 def _environment(m: dict[str, Any]) -> str:
-    e = html.escape
     gpus = m.get("gpus") or {}
-    lines = [f"GPU {g['index']}: {g['name']} (compute capability {g['cc']})"
-             for g in gpus.get("gpus", [])] or [f"GPU: none ({gpus.get('error', '')})"]
+    lines = []
+    for g in gpus.get("gpus", []):
+        optin = g.get("smem_optin_bytes")
+        lines.append(f"GPU {g['index']}: {g['name']} (compute capability {g['cc']}"
+                     + (f", opt-in shared memory {optin:,} B" if optin else "") + ")")
+    if not gpus.get("gpus"):
+        lines.append(f"GPU: none ({gpus.get('error') or 'NVML found no device'})")
     if gpus.get("driver"):
         lines.append(f"driver {gpus['driver']}, CUDA driver API {gpus.get('cuda_driver', '?')}")
     lines += [f"toolchain {k}: {v}" for k, v in (m.get("toolchains") or {}).items()]
     lines += [f"CUTLASS {k}: {v}" for k, v in (m.get("cutlass") or {}).items()]
     lines.append(f"runtime: {m.get('runtime', '?')}   kit {m.get('kit_version', '?')}")
+    out = ("<details open><summary>Environment and how to re-run</summary><pre>"
+           + html.escape("\n".join(lines)) + "</pre>")
     if m.get("command"):
-        lines.append(f"re-run: {m['command']}")
-    return ("<details><summary>Environment and how to re-run</summary><pre>"
-            + e("\n".join(lines)) + "</pre></details>")
+        out += f"<p>Re-run:</p><pre>{html.escape(str(m['command']))}</pre>"
+    return out + "</details>"
