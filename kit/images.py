@@ -126,7 +126,9 @@ def ca_bundle() -> bytes:
         value = os.environ.get(var)
         if value and Path(value).is_file():
             return Path(value).read_bytes()
-    return b""
+    # else the host's system bundle (a proxy's CA installed here is in it)
+    system = Path("/etc/ssl/certs/ca-certificates.crt")
+    return system.read_bytes() if system.is_file() else b""
 
 
 def context_files(project: Path) -> dict[str, bytes]:
