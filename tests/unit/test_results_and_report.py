@@ -213,3 +213,25 @@ def test_junit_has_one_case_per_cell_with_failures_and_skips() -> None:
     assert xml.count("<testcase ") == 7
     assert 'failures="2"' in xml and 'skipped="1"' in xml
     assert '<failure type="init_error_internal" message="initialize(): Error Internal"' in xml
+
+
+def test_a_full_disk_is_a_clear_error_and_earlier_cells_stay(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    import errno
+    import os
+
+    run = results.create(tmp_path)
+    first, second = grid()[:2]
+    run.save(first)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ResultsError, match="No space left on device") as err:
+        run.save(second)
+    assert "--resume" in err.value.message
+    monkeypatch.undo()
+    assert [r.cell_id for r in run.load().results] == [first.cell_id]
+    assert not list(run.cells_dir.glob(".*"))  # the half-written file is gone
