@@ -47,6 +47,9 @@ _COMPILE_CAUSES: list[tuple[str, re.Pattern[str]]] = [
     ("ptxas_version", re.compile(r"Unsupported \.version|ptxas fatal")),
     ("static_assert", re.compile(r"static assertion failed|static_assert")),
     ("host_stub", re.compile(r"__wrapper__device_stub|device_stub")),
+    # the host compiler rejecting nvcc's re-emitted template code (kernel types declared
+    # inside a function template, g++ 12 with nvcc 13.0)
+    ("host_template", re.compile(r"type/value mismatch at argument|expected a type, got")),
     ("missing_header", re.compile(r"fatal error: .*: No such file or directory")),
 ]
 

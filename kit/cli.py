@@ -184,7 +184,7 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                     "findings": pivot.findings(final)})
         return
     click.echo(markdown.render(final, run_dir.manifest()))
-    click.echo(f"results: {run_dir.path}  (report.md, report.json)", err=True)
+    click.echo(f"results: {run_dir.path}  (report.md, .json, .xml, .html)", err=True)
 
 
 @matrix_group.command("show")

@@ -101,6 +101,10 @@ def test_compile_failures_get_a_cause() -> None:
     assert v.evidence.cause == "host_stub"
     assert "does not match any template declaration" in v.evidence.detail
     assert classify.compile_failure(-9, "Killed", False).evidence.cause == "oom"
+    mismatch = ("main.cu:574: error: type/value mismatch at argument 2 in template parameter "
+                "list for 'template<class DispatchPolicy, class ... Args> class "
+                "cutlass::epilogue::collective::CollectiveEpilogue'")
+    assert classify.compile_failure(1, mismatch, False).evidence.cause == "host_template"
     assert classify.compile_failure(-9, "", True).evidence.cause == "timeout"
 
 
