@@ -142,7 +142,6 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
                                                            done.timed_out)
         meta: dict[str, Any] = {"ok": ok, "seconds": round(done.seconds, 2),
                                 "returncode": done.returncode,
-                                "verdict": _verdict_dict(verdict) if verdict else None,
                                 "facts": binary.inspect(tmp / "bin") if ok else {}}
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp / "compile.log", log)
@@ -166,17 +165,12 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _verdict_dict(v: classify.Verdict) -> dict[str, Any]:
-    return {"outcome": v.outcome.value, "reason": v.reason,
-            "cause": v.evidence.cause, "detail": v.evidence.detail}
-
-
 def _from_meta(meta: dict[str, Any], store: Path, *, cached: bool) -> Build:
     if meta["ok"]:
         return Build(True, store / "bin", None, meta["seconds"], cached, meta.get("facts", {}))
-    v = meta["verdict"]
-    verdict = classify.Verdict(Outcome(v["outcome"]), v["reason"],
-                               Evidence(cause=v["cause"], detail=v["detail"]))
+    # Classify the stored compiler output anew: a better classifier applies to old builds.
+    output = (store / "compile.log").read_text(errors="replace")
+    verdict = classify.compile_failure(int(meta["returncode"]), output, False)
     return Build(False, None, verdict, meta["seconds"], cached)
 
 
