@@ -20,6 +20,9 @@ from kit import cmd
 
 # The kernel's own host symbol (not the stubs whose names embed it): `L` marks internal
 # linkage, which CUTLASS gives device_kernel (`__global__ static`).
+# Bumped whenever inspect() learns something new, so cached builds are looked at again.
+FACTS_VERSION = 2
+
 _DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?13device_kernel[A-Za-z0-9_]*$")
 # An integer literal's type suffix in a demangled name: C<32u>, C<1ul>.
 _INT_SUFFIX = re.compile(r"\b(\d+)(?:u|ul|ull|l|ll)\b")
@@ -45,7 +48,8 @@ def inspect(binary: Path) -> dict[str, Any]:
 def facts_from_symbols(mangled: list[str], demangled: list[str]) -> dict[str, Any]:
     """Group the kernel's symbols by their demangled name with integer suffixes dropped: a
     group of two is one kernel named two ways."""
-    facts: dict[str, Any] = {"device_kernel_instantiations": len(mangled)}
+    facts: dict[str, Any] = {"version": FACTS_VERSION,
+                             "device_kernel_instantiations": len(mangled)}
     groups: dict[str, list[str]] = {}
     for sym, name in zip(mangled, demangled, strict=True):
         groups.setdefault(_INT_SUFFIX.sub(r"\1", name), []).append(sym)

@@ -167,7 +167,11 @@ def _ensure(path: Path) -> Path:
 
 def _from_meta(meta: dict[str, Any], store: Path, *, cached: bool) -> Build:
     if meta["ok"]:
-        return Build(True, store / "bin", None, meta["seconds"], cached, meta.get("facts", {}))
+        facts = meta.get("facts") or {}
+        if facts.get("version") != binary.FACTS_VERSION:  # made by an older kit: look again
+            facts = binary.inspect(store / "bin")
+            write_json(store / "meta.json", {**meta, "facts": facts})
+        return Build(True, store / "bin", None, meta["seconds"], cached, facts)
     # Classify the stored compiler output anew: a better classifier applies to old builds.
     output = (store / "compile.log").read_text(errors="replace")
     verdict = classify.compile_failure(int(meta["returncode"]), output, False)

@@ -59,7 +59,8 @@ def test_cells_compile_for_real_and_only_a_gpu_gives_gpu_outcomes(
     assert all(r.compile_cached for r in again)
 
 
-def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(tmp_path: Path) -> None:
+def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     matrix = selftest_project(tmp_path, """\
         arch: [sm_80, sm_90a, sm_120f, sm_121a]
         mode: [abort]
@@ -68,8 +69,16 @@ def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(tmp_path: Path) -
     argv = [sys.executable, "-m", "kit", "matrix", "run", "--runtime", "host", "--matrix",
             str(matrix),
             "--results", str(root), "-j", "1"]
+    # An empty build cache, so the compiles are real and slow enough to interrupt; the
+    # toolchain and CUTLASS already installed are shared.
+    shared, cache = Path(os.environ["KIT_CACHE"]), tmp_path / "cache"
+    cache.mkdir()
+    for part in ("toolchains", "cutlass"):
+        (shared / part).mkdir(parents=True, exist_ok=True)
+        (cache / part).symlink_to(shared / part)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "KIT_CACHE": str(cache)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env=env)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and not list(root.glob("*/cells/*.json")):
         time.sleep(0.2)
@@ -83,6 +92,7 @@ def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(tmp_path: Path) -
     assert not list(run.cells_dir.glob(".*"))  # nothing half-written
     assert not [p for p in run.path.rglob("*") if p.name.startswith(".") and p.name != ".lock"]
 
+    monkeypatch.setenv("KIT_CACHE", str(cache))  # the resume finds the first run's builds
     code, out = run_kit("matrix", "run", "--runtime", "host", "--matrix", str(matrix),
                         "--results", str(root), "--resume", "--json")
     assert code == 0, out
