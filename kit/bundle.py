@@ -19,12 +19,12 @@ _REPORTS = ("manifest.json", "report.md", "report.json", "report.xml", "report.h
 _OK = {Outcome.OK, Outcome.SKIPPED_ARCH, Outcome.NO_GPU}
 
 
-def build(run: RunDir, repros: dict[str, Repro], out: Path) -> list[str]:
-    """Write the bundle to `out`; return the names it holds."""
-    members: list[tuple[str, bytes]] = []
+def members(run: RunDir, repros: dict[str, Repro]) -> list[tuple[str, bytes]]:
+    """What a bundle holds, in order, within the caps: (name inside the run, content)."""
+    found: list[tuple[str, bytes]] = []
     for name in _REPORTS:
         if (run.path / name).is_file():
-            members.append((name, (run.path / name).read_bytes()))
+            found.append((name, (run.path / name).read_bytes()))
     for r in run.load().results:
         if r.outcome in _OK:
             continue
@@ -33,25 +33,37 @@ def build(run: RunDir, repros: dict[str, Repro], out: Path) -> list[str]:
             data = log.read_bytes()
             if len(data) > LOG_CAP:
                 data = b"[... kit: log cut to its last 256 KiB ...]\n" + data[-LOG_CAP:]
-            members.append((f"logs/{r.cell_id}.log", data))
+            found.append((f"logs/{r.cell_id}.log", data))
         source = _standalone(r, repros)
         if source is not None:
-            members.append((f"repros/{r.cell_id}.cu", source.encode()))
-    total = 0
-    names: list[str] = []
+            found.append((f"repros/{r.cell_id}.cu", source.encode()))
+    kept, total = [], 0
+    for name, data in found:
+        if total + len(data) > TOTAL_CAP:
+            break
+        kept.append((name, data))
+        total += len(data)
+    return kept
+
+
+def build(run: RunDir, repros: dict[str, Repro], out: Path) -> list[str]:
+    """Write the bundle to `out`; return the names it holds."""
+    chosen = members(run, repros)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in members:
-            if total + len(data) > TOTAL_CAP:
-                break
+        for name, data in chosen:
             info = tarfile.TarInfo(f"{run.run_id}/{name}")
             info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
             tar.addfile(info, io.BytesIO(data))
-            total += len(data)
-            names.append(name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(buf.getvalue())
-    return names
+    return [name for name, _ in chosen]
+
+
+def texts(run: RunDir, repros: dict[str, Repro]) -> dict[str, str]:
+    """The bundle as flat text files (what a gist holds); the HTML page stays out."""
+    return {name.replace("/", "__"): data.decode("utf-8", errors="replace")
+            for name, data in members(run, repros) if not name.endswith(".html")}
 
 
 def _standalone(r: CellResult, repros: dict[str, Repro]) -> str | None:

@@ -16,7 +16,6 @@ import click
 from kit import __version__, bundle, doctor, export, matrix, plan, results, workflow
 from kit.errors import EngineError, UsageError
 from kit.execute import Options
-from kit.model import Cell
 from kit.progress import Reporter
 from kit.report import diff, markdown, pivot
 from kit.runtime.base import Runtime
@@ -267,7 +266,7 @@ def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path
     workflow.write_reports(run_dir)
     if bundle_mode:
         out = output or run_dir.path / "bundle.tar.gz"
-        names = bundle.build(run_dir, workflow.repro_catalogue(matrix_path.parent / "repros"),
+        names = bundle.build(run_dir, workflow.repros_of(matrix_path),
                              out)
         click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size:,} bytes)")
         return
@@ -304,8 +303,7 @@ def publish_cmd(run: str | None, results_root: Path, repo: str, issue: int, gist
     workflow.write_reports(run_dir)
     token = publish.token_from_env(dict(os.environ), required=not dry_run)
     gh = publish.GitHub(token=token or "<none>", api=api.rstrip("/"), dry_run=dry_run)
-    files = workflow.bundle_texts(run_dir, workflow.repro_catalogue(matrix_path.parent /
-                                                                    "repros")) if gist else {}
+    files = bundle.texts(run_dir, workflow.repros_of(matrix_path)) if gist else {}
     done = publish.publish_run(gh, run_dir.path, (run_dir.path / "report.md").read_text(),
                                files, repo=repo, issue=issue, gist=gist,
                                key=key or str(run_dir.manifest().get("preset") or "kit"))
@@ -386,7 +384,7 @@ def images_lock(matrix_path: Path) -> None:
     """Resolve wheel versions and sha256s (PyPI) into images/lock.json."""
     from kit import lock
 
-    catalogue = workflow.repro_catalogue(matrix_path.parent / "repros")
+    catalogue = workflow.repros_of(matrix_path)
     m = matrix.load(matrix_path, catalogue)
     path = lock.write(matrix_path.resolve().parent, lock.build(m))
     click.echo(f"wrote {path}")
@@ -402,7 +400,7 @@ def repro_group() -> None:
 @json_option
 def repro_list(matrix_path: Path, as_json: bool) -> None:
     """Every repro with its targets and knobs."""
-    catalogue = workflow.repro_catalogue(matrix_path.parent / "repros")
+    catalogue = workflow.repros_of(matrix_path)
     if as_json:
         _echo_json({n: {"description": r.description, "archs": list(r.archs),
                         "knobs": {k: {"default": kn.default, "values": list(kn.values),
@@ -413,35 +411,6 @@ def repro_list(matrix_path: Path, as_json: bool) -> None:
         click.echo(f"{name}: {r.description}\n  targets: {', '.join(r.archs)}")
         for k, kn in r.knobs.items():
             click.echo(f"  -D {k}=  {kn.describe_values()}  (default {kn.default})")
-
-
-def _one_cell(matrix_path: Path, name: str, defines: tuple[str, ...], cuda: str | None,
-              cutlass: str | None, arch: str | None) -> tuple[matrix.Matrix, Cell]:
-    catalogue = workflow.repro_catalogue(matrix_path.parent / "repros")
-    m = matrix.load(matrix_path, catalogue)
-    if name not in m.repros:
-        raise UsageError(f"unknown repro '{name}'", hint=f"repros: {', '.join(m.repros)}")
-    repro = m.repros[name]
-    knobs = {k: kn.default for k, kn in repro.knobs.items()}
-    for d in defines:
-        key, sep, value = d.partition("=")
-        if not sep or key not in repro.knobs:
-            raise UsageError(f"-D {d}: expected KNOB=VALUE with KNOB one of "
-                             f"{', '.join(repro.knobs)}")
-        if not repro.knobs[key].accepts(value):
-            raise UsageError(f"-D {d}: {key} takes {repro.knobs[key].describe_values()}")
-        knobs[key] = value
-    tc = cuda or next(iter(m.toolchains))
-    cl = cutlass or next(iter(m.cutlass))
-    if tc not in m.toolchains or cl not in m.cutlass:
-        raise UsageError(f"unknown toolchain '{tc}' or CUTLASS '{cl}'",
-                         hint=f"toolchains: {', '.join(m.toolchains)}; cutlass: "
-                              f"{', '.join(m.cutlass)}")
-    target = arch or repro.archs[0]
-    if target not in repro.archs:
-        raise UsageError(f"{name} is written for {', '.join(repro.archs)}, not {target}")
-    return m, Cell(repro=name, toolchain=m.toolchains[tc], cutlass=m.cutlass[cl], arch=target,
-                   knobs=tuple(sorted(knobs.items())))
 
 
 cell_options = [
@@ -470,7 +439,7 @@ def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str 
               cutlass: str | None, arch: str | None, runtime: str, base: str | None,
               results_root: Path, as_json: bool) -> None:
     """Compile and run one cell, fast; prints its outcome and KIT_RESULT."""
-    cell = _one_cell(matrix_path, name, defines, cuda, cutlass, arch)[1]
+    cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch)[1]
     # The cell's values replace the matrix axes, and the filter drops what include adds.
     pinned = tuple(f"{k}={v}" for k, v in cell.axes.items())
     sel = workflow.Selection(matrix_path=matrix_path, only=pinned, axis=pinned)
@@ -495,7 +464,7 @@ def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str 
 def repro_export(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
                  cutlass: str | None, arch: str | None, output: Path | None) -> None:
     """One standalone .cu: harness inlined, knobs fixed, nvcc line in its header."""
-    m, cell = _one_cell(matrix_path, name, defines, cuda, cutlass, arch)
+    m, cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch)
     text = export.standalone(m.repros[name], cell, cell.cutlass.ref)
     if output is None:
         click.echo(text, nl=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 from kit import __version__, cutlass_src, matrix, plan, results
 from kit.cutlass_src import ResolvedCutlass
-from kit.errors import EngineError, KitError, ToolchainError
+from kit.errors import EngineError, KitError, ToolchainError, UsageError
 from kit.execute import Options, execute, parallel_jobs
 from kit.model import Cell, CellResult
 from kit.progress import Reporter
@@ -29,12 +29,10 @@ class Selection:
     axis: tuple[str, ...] = ()
     # how cells run (--runtime, --base): not part of the selection, part of re-running it
     runtime_args: tuple[str, ...] = ()
-    repros_dir: Path | None = None
 
 
 def load(sel: Selection) -> tuple[matrix.Matrix, list[Cell]]:
-    repros_dir = sel.repros_dir or sel.matrix_path.parent / "repros"
-    m = matrix.load(sel.matrix_path, discover(repros_dir))
+    m = matrix.load(sel.matrix_path, repros_of(sel.matrix_path))
     only = matrix.parse_only(sel.only, m.known_axes())
     overrides = matrix.parse_axis_overrides(sel.axis, m.known_axes())
     cells = matrix.expand(m, preset=sel.preset, only=only, overrides=overrides)
@@ -183,7 +181,7 @@ def current_image_tags(matrix_path: Path) -> set[str]:
     from kit import images
     from kit.model import SourceKind
 
-    m = matrix.load(matrix_path, discover(matrix_path.parent / "repros"))
+    m = matrix.load(matrix_path, repros_of(matrix_path))
     project = matrix_path.resolve().parent
     tags = set()
     for tc in m.toolchains.values():
@@ -197,25 +195,37 @@ def current_image_tags(matrix_path: Path) -> set[str]:
     return tags
 
 
-def bundle_texts(run_dir: RunDir, repros: dict[str, Repro]) -> dict[str, str]:
-    """The bundle's files as flat text files (what a gist can hold)."""
-    import tarfile
-    import tempfile
-
-    from kit import bundle
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "bundle.tar.gz"
-        bundle.build(run_dir, repros, out)
-        texts: dict[str, str] = {}
-        with tarfile.open(out) as tar:
-            for member in tar.getmembers():
-                data = tar.extractfile(member)
-                if data is not None and not member.name.endswith(".html"):
-                    name = member.name.split("/", 1)[-1].replace("/", "__")
-                    texts[name] = data.read().decode("utf-8", errors="replace")
-    return texts
+def repros_of(matrix_path: Path) -> dict[str, Repro]:
+    """The repros beside a matrix file (its folder's repros/)."""
+    return discover(matrix_path.parent / "repros")
 
 
-def repro_catalogue(repros_dir: Path) -> dict[str, Repro]:
-    return discover(repros_dir)
+def one_cell(matrix_path: Path, name: str, defines: tuple[str, ...], cuda: str | None,
+             cutlass: str | None, arch: str | None) -> tuple[matrix.Matrix, Cell]:
+    """One cell for `kit repro run/export`: a repro, -D knob values, toolchain, CUTLASS, arch
+    (the matrix's first toolchain / CUTLASS and the repro's first target by default)."""
+    m = matrix.load(matrix_path, repros_of(matrix_path))
+    if name not in m.repros:
+        raise UsageError(f"unknown repro '{name}'", hint=f"repros: {', '.join(m.repros)}")
+    repro = m.repros[name]
+    knobs = {k: kn.default for k, kn in repro.knobs.items()}
+    for d in defines:
+        key, sep, value = d.partition("=")
+        if not sep or key not in repro.knobs:
+            raise UsageError(f"-D {d}: expected KNOB=VALUE with KNOB one of "
+                             f"{', '.join(repro.knobs)}")
+        if not repro.knobs[key].accepts(value):
+            raise UsageError(f"-D {d}: {key} takes {repro.knobs[key].describe_values()}")
+        knobs[key] = value
+    tc = cuda or next(iter(m.toolchains))
+    cl = cutlass or next(iter(m.cutlass))
+    if tc not in m.toolchains or cl not in m.cutlass:
+        raise UsageError(f"unknown toolchain '{tc}' or CUTLASS '{cl}'",
+                         hint=f"toolchains: {', '.join(m.toolchains)}; cutlass: "
+                              f"{', '.join(m.cutlass)}")
+    target = arch or repro.archs[0]
+    if target not in repro.archs:
+        raise UsageError(f"{name} is written for {', '.join(repro.archs)}, not {target}")
+    return m, Cell(repro=name, toolchain=m.toolchains[tc], cutlass=m.cutlass[cl], arch=target,
+                   knobs=tuple(sorted(knobs.items())))
+
