@@ -16,12 +16,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from kit import cmd
+from kit import cmd, cuobjdump
 
 # The kernel's own host symbol (not the stubs whose names embed it): `L` marks internal
 # linkage, which CUTLASS gives device_kernel (`__global__ static`).
 # Bumped whenever inspect() learns something new, so cached builds are looked at again.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 
 _DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?13device_kernel[A-Za-z0-9_]*$")
 # An integer literal's type suffix in a demangled name: C<32u>, C<1ul>.
@@ -29,6 +29,22 @@ _INT_SUFFIX = re.compile(r"\b(\d+)(?:u|ul|ull|l|ll)\b")
 
 
 def inspect(binary: Path) -> dict[str, Any]:
+    """Host-side facts (nm) and device-side facts (cuobjdump) together."""
+    return {**_host_facts(binary), **_device_facts(binary)}
+
+
+def _device_facts(binary: Path) -> dict[str, Any]:
+    found = cuobjdump.cubins(binary)
+    images = found.get("cubins")
+    if images is None:
+        return found
+    return {"cubins": [{"arch": img["arch"], "kernels": len(img["kernels"]),
+                        "device_kernels": sum(1 for k in img["kernels"]
+                                              if _DEVICE_KERNEL.match(k))}
+                       for img in images]}
+
+
+def _host_facts(binary: Path) -> dict[str, Any]:
     nm = shutil.which("nm")
     cxxfilt = shutil.which("c++filt")
     if nm is None or cxxfilt is None:

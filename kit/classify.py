@@ -209,8 +209,7 @@ def diagnose_internal(data: dict[str, Any], output: str = "",
                                "host code launches a kernel the device registration does not "
                                "know", facts=facts)
     if attr_err in ("cudaErrorInvalidDeviceFunction", "cudaErrorNoKernelImageForDevice"):
-        return Evidence(cause="invalid_device_function",
-                        detail=f"no kernel image for this GPU ({attr_err})", facts=facts)
+        return _image_or_registration(attr_err, data, binary_facts or {}, facts)
     if direct and direct != "cudaSuccess":
         return Evidence(cause="func_set_attribute_failed",
                         detail=f"cudaFuncSetAttribute -> {direct}", facts=facts)
@@ -218,6 +217,29 @@ def diagnose_internal(data: dict[str, Any], output: str = "",
         return Evidence(cause="tma_descriptor", detail="host TMA descriptor encode failed",
                         facts=facts)
     return Evidence(cause="unknown", detail="no known path matched the evidence", facts=facts)
+
+
+def _image_or_registration(attr_err: str, data: dict[str, Any], binary_facts: dict[str, Any],
+                           facts: dict[str, Any]) -> Evidence:
+    """With the binary's cubin list (cuobjdump): no image for this GPU at all, or an image
+    holding the kernel that the host's handle still does not reach."""
+    images = binary_facts.get("cubins")
+    cc = str((data.get("device") or {}).get("cc", ""))
+    if not isinstance(images, list) or not re.fullmatch(r"\d+\.\d+", cc):
+        return Evidence(cause="invalid_device_function",
+                        detail=f"no kernel image for this GPU ({attr_err})", facts=facts)
+    gpu = "sm_" + cc.replace(".", "")
+    mine = [img for img in images if re.fullmatch(rf"{gpu}[af]?", str(img.get("arch", "")))]
+    facts["cubins"] = [img.get("arch") for img in images]
+    if not any(img.get("device_kernels") for img in mine):
+        archs = ", ".join(sorted({str(img.get("arch")) for img in images})) or "none"
+        return Evidence(cause="no_kernel_image",
+                        detail=f"{attr_err}: the binary's cubins ({archs}) hold no "
+                               f"cutlass::device_kernel for this GPU ({gpu})", facts=facts)
+    return Evidence(cause="wrong_registration",
+                    detail=f"{attr_err} although a {gpu} cubin holds cutlass::device_kernel: "
+                           "the host configures a kernel handle no loaded image registered",
+                    facts=facts)
 
 
 def _int(value: Any) -> int | None:

@@ -6,6 +6,7 @@ import re
 import shlex
 
 from kit import nvcc
+from kit.build import Structure
 from kit.model import Cell
 from kit.repros import HARNESS_DIR, Repro
 
@@ -13,8 +14,10 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"(kit_harness\.h)"\s*$', re.MULTILINE)
 
 
 def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
-    if repro.kind != "cuda" or len(repro.sources) != 1:
-        raise ValueError(f"{repro.name} has {len(repro.sources)} sources; export needs one")
+    if repro.kind != "cuda" or len(repro.sources) != 1 or Structure.of(
+            cell.arch, cell.knob_map).per_arch:
+        raise ValueError(f"{repro.name}: export writes one translation unit; this cell is a "
+                         "multi-file build (use tu_layout=single or `kit repro run`)")
     source = (repro.root / repro.sources[0]).read_text()
     harness = (repro.root.parent / HARNESS_DIR / "kit_harness.h").read_text()
     harness = harness.replace("#pragma once\n", "", 1)
@@ -25,7 +28,9 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
     macros = [("KIT_REPRO", f'"{repro.name}"'), ("KIT_KNOBS", f'"{nvcc.knob_string(cell)}"')]
     macros += repro.defines(cell.knob_map)
     # $CUTLASS stays expandable when the line is pasted into a shell; the rest is quoted.
-    line = " ".join([shlex.join(["nvcc", *repro.flags, *nvcc.gencode(cell.arch)]),
+    structure = Structure.of(cell.arch, cell.knob_map)
+    gencodes = [g for arch in structure.archs for g in nvcc.gencode(arch)]
+    line = " ".join([shlex.join(["nvcc", *repro.flags, *structure.compile_flags(), *gencodes]),
                      '"-I$CUTLASS/include" "-I$CUTLASS/tools/util/include"',
                      shlex.join([f"{repro.name}.cu", "-o", repro.name])])
     knobs = ", ".join(f"{k}={v}" for k, v in cell.knobs) or "(none)"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit import yamlfile
+from kit import build, yamlfile
 from kit.errors import UsageError
 from kit.model import CORE_AXES, Cell, CutlassKind, CutlassSource, SourceKind, Toolchain
 from kit.repros import Repro
@@ -344,7 +344,8 @@ def _cells_for(matrix: Matrix, combo: Combo, axes_key: KeyPath) -> list[Cell]:
         Cell(repro=repro.name, toolchain=matrix.toolchains[tc_name],
              cutlass=matrix.cutlass[cl_name], arch=a, knobs=tuple(sorted(knobs.items())))
         for a in archs
-        if a in repro.archs  # an arch the source is not written for is not a cell
+        # an arch the source is not written for is not a cell, nor one its arch list lacks
+        if a in repro.archs and build.is_cell(a, knobs)
     ]
 
 

@@ -1,9 +1,15 @@
-"""The nvcc command line of a cell, as an argv list (values never pass through a shell)."""
+"""The nvcc commands of a cell, as argv lists (values never pass through a shell).
+
+One command for a single translation unit; for a multi-TU layout one `nvcc -c` per unit (per
+arch for `per_arch` units) and a link step, objects in the cell's link order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from kit.build import Structure, tu_arch
 from kit.gpu import parse_arch
 from kit.model import Cell
 from kit.repros import Repro
@@ -26,20 +32,41 @@ def defines(cell: Cell, repro: Repro) -> list[str]:
     return out
 
 
-def argv(
+def commands(
     *,
     nvcc: str,
     cell: Cell,
     repro: Repro,
-    sources: Sequence[str],
+    place: Callable[[Path], str],
     include_dirs: Sequence[str],
     link_args: Sequence[str],
     output: str,
-) -> list[str]:
-    """Paths come from the runtime (host paths, or paths inside a container)."""
-    cmd = [nvcc, *repro.flags, *gencode(cell.arch)]
-    cmd += [f"-I{d}" for d in include_dirs]
-    cmd += defines(cell, repro)
-    cmd += list(sources)
-    cmd += [*link_args, "-o", output]
-    return cmd
+    cutlass_root: Path,
+) -> list[list[str]]:
+    """`place` names a host path as the compiler sees it (itself, or its path in a container);
+    objects land next to `output` (the commands run in its folder)."""
+    structure = Structure.of(cell.arch, cell.knob_map)
+    gencodes = [g for a in structure.archs for g in gencode(a)]
+    common = [*repro.flags, *structure.compile_flags(), *(f"-I{d}" for d in include_dirs),
+              *defines(cell, repro)]
+    if not structure.per_arch:
+        sources = [place(p) for p in repro.source_paths(cutlass_root)]
+        return [[nvcc, *common, *gencodes, *sources, *link_args, "-o", output]]
+    steps: list[list[str]] = []
+    objects: list[str] = []
+    for unit in repro.units:
+        src = place(repro.root / unit.source)
+        stem = Path(unit.source).stem
+        if not unit.per_arch:
+            objects.append(f"{stem}.o")
+            steps.append([nvcc, "-c", *common, *gencodes, src, "-o", objects[-1]])
+            continue
+        for arch in structure.archs:
+            objects.append(f"{stem}.{arch}.o")
+            steps.append([nvcc, "-c", *common, *gencode(arch), f"-DKIT_TU_ARCH={tu_arch(arch)}",
+                          src, "-o", objects[-1]])
+    if structure.reversed_link:
+        objects.reverse()
+    rdc = ["-rdc=true"] if structure.rdc else []
+    steps.append([nvcc, *rdc, *gencodes, *objects, *link_args, "-o", output])
+    return steps

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from kit import build as build_axes
 from kit import gpu as gpumod
 from kit.model import Cell, Outcome, digest
 from kit.repros import Repro
@@ -51,7 +52,7 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
     steps = []
     for cell in cells:
         repro = repros[cell.repro]
-        build = {
+        build: dict[str, Any] = {
             "toolchain": facts.toolchain_ids[cell.toolchain.name],
             "cutlass": facts.cutlass_ids[cell.cutlass.name],
             "source": facts.source_digests[cell.repro],
@@ -59,6 +60,8 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
             "flags": list(repro.flags),
             "defines": repro.defines(cell.knob_map),
         }
+        if any(axis in build_axes.AXES for axis in repro.knobs):
+            build["structure"] = build_axes.Structure.of(cell.arch, cell.knob_map).to_dict()
         compile_key = digest(build, 16)
         cell_id = f"{cell.label}-{digest({**build, 'run_args': list(repro.run_args)}, 8)}"
         gpu, reason = gpumod.gate(cell.arch, facts.gpus)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit import yamlfile
+from kit import build, yamlfile
 from kit.errors import MatrixError
 from kit.yamlfile import Located
 
@@ -32,12 +33,16 @@ class Knob:
     values: dict[str, tuple[tuple[str, str], ...]]  # value -> ((MACRO, text), ...)
     macro: str = ""  # the macro an integer value passes through to
     integer: bool = False
+    pattern: str = ""  # a regex of further values kit itself interprets (build axes)
+    about: str = ""  # what such a value is, for error messages
 
     def defines(self, value: str) -> tuple[tuple[str, str], ...]:
         if value in self.values:
             return self.values[value]
         if self.integer and value.lstrip("-").isdigit():
             return ((self.macro, value),)
+        if self.pattern and re.fullmatch(self.pattern, value):
+            return ()
         raise KeyError(value)
 
     def accepts(self, value: str) -> bool:
@@ -49,7 +54,16 @@ class Knob:
 
     def describe_values(self) -> str:
         names = list(self.values)
-        return ", ".join(names) + (", or an integer" if self.integer else "")
+        more = ", or an integer" if self.integer else f", or {self.about}" if self.about else ""
+        return ", ".join(names) + more
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One translation unit of a multi-TU build (`units:`)."""
+
+    source: str
+    per_arch: bool = False  # compiled once per arch of the cell's arch list
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +81,7 @@ class Repro:
     # cutlass_example: the program lives in the CUTLASS tree, under examples/
     example: str = ""
     expect: dict[str, str] = field(default_factory=dict)
+    units: tuple[Unit, ...] = ()  # the per_arch layout's translation units
 
     def source_paths(self, cutlass_root: Path) -> list[Path]:
         if self.kind == "cutlass_example":
@@ -116,7 +131,7 @@ def load(spec_path: Path) -> Repro:
     data = yamlfile.check_keys(
         located, (), located.data,
         ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs",
-         "example", "expect"),
+         "example", "expect", "units", "build_axes"),
         required=("kind", "archs"),
     )
     root = spec_path.parent.resolve()  # compiles run elsewhere (cwd = build folder)
@@ -154,6 +169,19 @@ def load(spec_path: Path) -> Repro:
         raise located.error(("knobs",), "expected a mapping knob -> {macro, default, values}")
     knobs = {name: _knob(located, ("knobs", name), name, spec)
              for name, spec in raw_knobs.items()}
+    units = _units(located, root, data.get("units") or [])
+    for i, axis in enumerate(_strings(located, ("build_axes",), data.get("build_axes", []))):
+        if axis in knobs:
+            raise located.error(("build_axes", i), f"'{axis}' is also one of the knobs")
+        try:
+            spec = build.axis(axis, has_units=bool(units))
+        except KeyError as exc:
+            close = difflib.get_close_matches(axis, list(build.AXES), n=1)
+            raise located.error(("build_axes", i), str(exc.args[0]),
+                                hint=f"did you mean '{close[0]}'?" if close and close[0] != axis
+                                else f"build axes: {', '.join(build.AXES)}") from None
+        knobs[axis] = Knob(name=axis, default=spec.default, values={v: () for v in spec.values},
+                           pattern=spec.pattern, about=spec.about)
     return Repro(
         name=root.name,
         root=root,
@@ -167,7 +195,25 @@ def load(spec_path: Path) -> Repro:
         knobs=knobs,
         example=example,
         expect=expect if kind == "cutlass_example" else {},
+        units=units,
     )
+
+
+def _units(located: Located, root: Path, raw: object) -> tuple[Unit, ...]:
+    if not isinstance(raw, list):
+        raise located.error(("units",), f"expected a list, got {yamlfile.type_name(raw)}")
+    units = []
+    for i, spec in enumerate(raw):
+        data = yamlfile.check_keys(located, ("units", i), spec, ("source", "per_arch"),
+                                   required=("source",))
+        src = _string(located, ("units", i, "source"), data["source"])
+        if Path(src).is_absolute() or ".." in Path(src).parts or not (root / src).is_file():
+            raise located.error(("units", i, "source"), f"'{src}' is not a file inside {root}")
+        per_arch = data.get("per_arch", False)
+        if not isinstance(per_arch, bool):
+            raise located.error(("units", i, "per_arch"), "expected true or false")
+        units.append(Unit(src, per_arch))
+    return tuple(units)
 
 
 def _knob(located: Located, keypath: tuple[str, ...], name: str, spec: object) -> Knob:

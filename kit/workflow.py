@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit import __version__, cutlass_src, matrix, plan, results
+from kit import __version__, cuobjdump, cutlass_src, matrix, plan, results
 from kit.cutlass_src import ResolvedCutlass
 from kit.errors import EngineError, KitError, ToolchainError, UsageError
 from kit.execute import Options, execute, parallel_jobs
@@ -107,6 +107,9 @@ def _prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
         except (ToolchainError, EngineError) as exc:
             # Its cells record infra_error with this message; the rest of the matrix runs.
             reporter.note(f"  cannot prepare it: {exc.format_message()}")
+    if cuobjdump.ensure() is None:  # cubin facts are evidence, not a requirement
+        reporter.note(f"cuobjdump not found and not installable: no cubin facts "
+                      f"(pip install {cuobjdump.WHEEL}, or set KIT_CUOBJDUMP)")
     return out
 
 

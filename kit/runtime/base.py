@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,24 @@ class RunJob:
     gpu_index: int
     log: Path
     timeout: float
+
+
+def run_commands(commands: Sequence[list[str]], one: Callable[[list[str], float], cmd.Completed],
+                 *, timeout: float) -> cmd.Completed:
+    """Run a build's commands in order under one time limit; stop at the first that fails.
+    What they printed is joined, as a person running them one after another would see."""
+    started = time.monotonic()
+    outputs: list[str] = []
+    done: cmd.Completed | None = None
+    for argv in commands:
+        left = max(1.0, timeout - (time.monotonic() - started))
+        done = one(argv, left)
+        outputs.append(done.output)
+        if done.returncode != 0 or done.timed_out:
+            break
+    assert done is not None, "a build has at least one command"
+    return cmd.Completed(done.argv, done.returncode, "".join(outputs),
+                         time.monotonic() - started, done.timed_out)
 
 
 class Runtime(abc.ABC):

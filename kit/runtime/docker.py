@@ -23,7 +23,7 @@ from kit import cmd, images, nvcc
 from kit.errors import EngineError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, Toolchain
-from kit.runtime.base import CompileJob, RunJob, Runtime
+from kit.runtime.base import CompileJob, RunJob, Runtime, run_commands
 
 CUDA = PurePosixPath("/opt/cuda")
 REPROS = PurePosixPath("/kit/repros")
@@ -148,19 +148,19 @@ class DockerRuntime(Runtime):
                     return str(mount / path.relative_to(host).as_posix())
             raise EngineError(f"{path} is outside the folders mounted into the container")
 
-        argv = nvcc.argv(
-            nvcc=str(CUDA / "bin" / "nvcc"), cell=job.cell, repro=job.repro,
-            sources=[inside(p) for p in job.repro.source_paths(root)],
+        commands = nvcc.commands(
+            nvcc=str(CUDA / "bin" / "nvcc"), cell=job.cell, repro=job.repro, place=inside,
             include_dirs=[inside(p) for p in (*job.cutlass.include_dirs,
                                               *job.repro.include_dirs(root))],
             link_args=[f"-L{CUDA}/lib", f"-L{CUDA}/lib64"],
-            output=str(OUT / job.output.name))
+            output=str(OUT / job.output.name), cutlass_root=root)
         volumes = {str(repros_host): {"bind": str(REPROS), "mode": "ro"},
                    str(root): {"bind": str(CUTLASS), "mode": "ro"},
                    str(out_dir): {"bind": str(OUT), "mode": "rw"}}
         try:
-            done = self._container(spec.tag, argv, volumes=volumes, timeout=job.timeout,
-                                   log=job.log, workdir=str(OUT))
+            done = run_commands(commands, lambda argv, left: self._container(
+                spec.tag, argv, volumes=volumes, timeout=left, log=job.log, workdir=str(OUT)),
+                timeout=job.timeout)
         finally:
             out_dir.chmod(0o755)
         (out_dir / "image").write_text(spec.tag)  # runs use the image that built it

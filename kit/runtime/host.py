@@ -8,7 +8,7 @@ from kit import cmd, nvcc, toolchains
 from kit.errors import KitError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, SourceKind, Toolchain
-from kit.runtime.base import CompileJob, RunJob, Runtime
+from kit.runtime.base import CompileJob, RunJob, Runtime, run_commands
 from kit.toolchains import ResolvedToolchain
 
 
@@ -47,17 +47,19 @@ class HostRuntime(Runtime):
         tc = self.resolve(job.cell.toolchain)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         root = job.cutlass.root
-        argv = nvcc.argv(
+        commands = nvcc.commands(
             nvcc=str(tc.nvcc),
             cell=job.cell,
             repro=job.repro,
-            sources=[str(p) for p in job.repro.source_paths(root)],
+            place=str,
             include_dirs=[str(p) for p in (*job.cutlass.include_dirs,
                                            *job.repro.include_dirs(root))],
             link_args=tc.link_args(),
             output=str(job.output),
+            cutlass_root=root,
         )
-        return cmd.run(argv, cwd=job.output.parent, timeout=job.timeout, log_file=job.log)
+        return run_commands(commands, lambda argv, left: cmd.run(
+            argv, cwd=job.output.parent, timeout=left, log_file=job.log), timeout=job.timeout)
 
     def run(self, job: RunJob) -> cmd.Completed:
         env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}

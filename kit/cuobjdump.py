@@ -1,0 +1,79 @@
+"""Which cubins a binary carries and which kernels each holds, read with NVIDIA's cuobjdump.
+
+The host side of a binary (kit.binary, nm) says which kernel stubs exist; the fatbin says
+which device images exist for which arch. Together they tell "no image for this GPU" from
+"an image exists but the host configures a kernel it never registered".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from kit import cache, cmd
+
+# cuobjdump reads older fatbins; the pip wheel exists from CUDA 13.2 on.
+WHEEL = "nvidia-cuda-cuobjdump==13.5.37"
+
+
+def find() -> Path | None:
+    """KIT_CUOBJDUMP, then PATH, then a CUDA install, then the copy kit installed."""
+    candidates = [os.environ.get("KIT_CUOBJDUMP", ""), shutil.which("cuobjdump") or "",
+                  "/usr/local/cuda/bin/cuobjdump"]
+    candidates += [str(p) for p in sorted((cache.root() / "tools").glob("*/nvidia/cu*/bin/"
+                                                                          "cuobjdump"))]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
+
+
+def ensure() -> Path | None:
+    """find(), or install the wheel into kit's cache; None (never an error) when offline."""
+    found = find()
+    if found is not None:
+        return found
+
+    def build(tmp: Path) -> None:
+        done = cmd.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--disable-pip-version-check", "--target", tmp, WHEEL], timeout=300)
+        if done.returncode != 0:
+            raise OSError(done.tail(3))
+
+    try:
+        cache.install_atomically(cache.root() / "tools" / "cuobjdump", build)
+    except OSError:
+        return None
+    return find()
+
+
+def cubins(binary: Path) -> dict[str, Any]:
+    """{"cubins": [{"arch": "sm_90a", "kernels": [mangled entry names]}]} or why not."""
+    tool = find()
+    if tool is None:
+        return {"cuobjdump": f"unavailable (pip install {WHEEL}, or put cuobjdump on PATH)"}
+    done = cmd.run([tool, "--dump-elf-symbols", binary], timeout=300)
+    if done.returncode != 0:
+        if "does not contain device code" in done.output:
+            return {"cubins": []}
+        return {"cuobjdump": f"failed: {done.tail(2)}"}
+    return {"cubins": parse_symbols(done.output)}
+
+
+def parse_symbols(text: str) -> list[dict[str, Any]]:
+    """cuobjdump --dump-elf-symbols: one "Fatbin elf code" block per cubin, its `arch = X`
+    line, then symbol rows whose fourth column is ENTRY for a kernel."""
+    images: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if line.startswith("Fatbin elf code"):
+            images.append({"arch": "", "kernels": []})
+        elif images and line.startswith("arch = "):
+            images[-1]["arch"] = line.split("=", 1)[1].strip()
+        elif images:
+            parts = line.split()
+            if len(parts) >= 5 and parts[0] == "FUNC" and parts[3] == "ENTRY":
+                images[-1]["kernels"].append(parts[-1])
+    return images
