@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from kit import __version__, bundle, doctor, export, matrix, plan, results, workflow
+from kit import __version__, bisect_run, bundle, doctor, export, matrix, plan, results, workflow
 from kit.errors import EngineError, UsageError
 from kit.execute import Options
 from kit.progress import Reporter
@@ -240,6 +240,88 @@ def matrix_diff(run_a: str, run_b: str, results_root: Path, ignore_axis: tuple[s
         for c in found:
             click.echo(f"{c.kind:<10} {c.cell}: {c.a.value if c.a else '(absent)'} -> "
                        f"{c.b.value if c.b else '(absent)'}")
+
+
+@cli.command("bisect")
+@matrix_option
+@preset_option
+@only_option
+@axis_option
+@runtime_option
+@base_option
+@results_option
+@click.option("--bad", required=True, metavar="CELL",
+              help="The failing cell: an id or label (from --run or the selection), or "
+                   "axis=value,... matching one cell of the selection.")
+@click.option("--good", metavar="CELL", help="The passing cell, as --bad. Default with --run: "
+              "the run's passing cell nearest to --bad.")
+@click.option("--run", "run_ref", metavar="RUN", help="Take the cells (and their outcomes) "
+              "from this run of the results folder.")
+@click.option("--cutlass", "span", metavar="OLD..NEW", help="Bisect CUTLASS commits instead of "
+              "axes: the first commit between two refs where --bad's outcome changes.")
+@click.option("--cutlass-repo", metavar="URL", help="The CUTLASS git repository for --cutlass "
+              "(default: the cell's git: source).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs per probe; a probe counts only when all agree (flaky kernels).")
+@click.option("--max-together", type=click.IntRange(min=1, max=4), default=3,
+              show_default=True, help="The most axes changed together in one probe.")
+@click.option("--run-timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help="Seconds before a running kernel is killed (outcome: timeout).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel compiles.")
+@click.option("--resume", metavar="RUN", help="Continue a bisect: its probes are reused.")
+@json_option
+def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+               axis: tuple[str, ...], runtime: str, base: str | None, results_root: Path,
+               bad: str, good: str | None, run_ref: str | None, span: str | None,
+               cutlass_repo: str | None, repeat: int, max_together: int, run_timeout: float,
+               jobs: int | None, resume: str | None, as_json: bool) -> None:
+    """Find the smallest change that flips a cell's outcome.
+
+    \b
+    Between two cells: changes one differing axis at a time from --good toward --bad, then
+    two together, ...; reports the smallest sets that flip the outcome (an interaction when
+    only two together do), whether reverting them in --bad restores it, and for ordered axes
+    (toolchain versions, stage counts) the two neighbouring values where it changes.
+    Between CUTLASS commits (--cutlass OLD..NEW): the first commit whose headers change it;
+    commits where the cell gives a third outcome (does not build) are skipped.
+
+    \b
+      kit bisect --preset sm90 --bad placement=function_template,tile_k=unsigned_trait \\
+                 --good placement=namespace_scope,tile_k=literal
+      kit bisect --run latest --bad <cell-id>          # good = nearest passing cell
+      kit bisect --bad repro=sm90_ptr_array_grouped --cutlass v4.1.0..v4.2.0
+
+    Probes land in a results folder like a run (report.md and bisect.md / bisect.json).
+    """
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
+                             runtime_args=_runtime_args(runtime, base))
+    opts = Options(jobs=jobs, run_timeout=run_timeout)
+    with Reporter(quiet=as_json) as reporter, \
+            contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+        m, cells = workflow.load(sel)
+        run = results.find(results_root, run_ref).load().results if run_ref else None
+        bad_cell = bisect_run.pick(bad, m, cells, run)
+        prober = bisect_run.Prober(m=m, runtime=rt, opts=opts, reporter=reporter,
+                                   repeat=repeat,
+                                   run_dir=bisect_run.start(results_root, resume))
+        with prober.run_dir.lock():
+            if span:
+                found: Any = bisect_run.cutlass_commits(prober, bad_cell, span, cutlass_repo,
+                                                        sel)
+            else:
+                good_cell = bisect_run.pick(good, m, cells, run) if good else (
+                    bisect_run.nearest_good(bad_cell, run or []) if run else None)
+                if good_cell is None:
+                    raise UsageError("give --good CELL, or --run RUN to start from its "
+                                     "nearest passing cell")
+                found = bisect_run.axes(prober, good_cell, bad_cell,
+                                        max_together=max_together, sel=sel)
+    folder = prober.run_dir.path.resolve()
+    if as_json:
+        _echo_json({"run": str(folder), **found.to_dict()})
+        return
+    click.echo((folder / "bisect.md").read_text())
+    click.echo(f"results: {folder}  (bisect.md, bisect.json, report.md)", err=True)
 
 
 @cli.command("report")

@@ -99,26 +99,8 @@ def unpack_wheel(wheel: Path, dest: Path) -> None:
 
 def _git(spec: str) -> tuple[Path, str]:
     url, _, ref = spec.rpartition("@")
-    mirror = cache.root() / "cutlass" / "git" / hashlib.sha256(url.encode()).hexdigest()[:16]
-
-    def clone(tmp: Path) -> None:
-        cmd.check(["git", "clone", "--quiet", "--bare", "--filter=blob:none", url, tmp / "repo"],
-                  what=f"git clone {url}", timeout=1800)
-        (tmp / "repo").rename(tmp / "r")
-        for p in (tmp / "r").iterdir():
-            p.rename(tmp / p.name)
-        (tmp / "r").rmdir()
-
-    cache.install_atomically(mirror, clone)
-    sha = cmd.run(["git", "-C", mirror, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"])
-    if sha.returncode != 0:
-        cmd.run(["git", "-C", mirror, "fetch", "--quiet", "origin", ref], timeout=900)
-        sha = cmd.run(["git", "-C", mirror, "rev-parse", "--verify", "--quiet",
-                       f"{ref}^{{commit}}"])
-        if sha.returncode != 0:
-            raise CutlassSourceError(f"{url}: no commit for '{ref}'",
-                                     hint="use a tag, a branch or a full SHA")
-    commit = sha.output.strip()
+    mirror = _mirror(url)
+    commit = _commit(mirror, url, ref)
     dest = cache.root() / "cutlass" / f"git-{commit[:16]}"
 
     def export(tmp: Path) -> None:
@@ -130,6 +112,59 @@ def _git(spec: str) -> tuple[Path, str]:
 
     cache.install_atomically(dest, export)
     return dest, f"git:{commit}"
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    subject: str
+
+
+def commits_between(url: str, old: str, new: str) -> list[Commit]:
+    """OLD, then every commit on the ancestry path to NEW, oldest first (git bisect's range)."""
+    mirror = _mirror(url)
+    first, last = _commit(mirror, url, old), _commit(mirror, url, new)
+    done = cmd.check(["git", "-C", mirror, "log", "--reverse", "--ancestry-path",
+                      "--format=%H %s", f"{first}..{last}"], what="git log")
+    subject = cmd.check(["git", "-C", mirror, "log", "-1", "--format=%s", first], what="git log")
+    commits = [Commit(first, subject.output.strip())]
+    for line in done.output.splitlines():
+        sha, _, text = line.partition(" ")
+        commits.append(Commit(sha, text))
+    if len(commits) < 2:
+        raise CutlassSourceError(f"{url}: {new} is not a descendant of {old}",
+                                 hint="give OLD..NEW with OLD an ancestor of NEW")
+    return commits
+
+
+def _mirror(url: str) -> Path:
+    """A bare clone of url in kit's cache, refreshed when a ref is not in it."""
+    mirror = cache.root() / "cutlass" / "git" / hashlib.sha256(url.encode()).hexdigest()[:16]
+
+    def clone(tmp: Path) -> None:
+        cmd.check(["git", "clone", "--quiet", "--bare", "--filter=blob:none", url, tmp / "repo"],
+                  what=f"git clone {url}", timeout=1800)
+        (tmp / "repo").rename(tmp / "r")
+        for p in (tmp / "r").iterdir():
+            p.rename(tmp / p.name)
+        (tmp / "r").rmdir()
+
+    return cache.install_atomically(mirror, clone)
+
+
+def _commit(mirror: Path, url: str, ref: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{40}", ref):  # a tag or branch may have moved: refresh
+        cmd.run(["git", "-C", mirror, "fetch", "--quiet", "--tags", "--force", "origin",
+                 "+refs/heads/*:refs/heads/*"], timeout=900)  # offline: the mirror as it is
+    sha = cmd.run(["git", "-C", mirror, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"])
+    if sha.returncode != 0:
+        cmd.run(["git", "-C", mirror, "fetch", "--quiet", "origin", ref], timeout=900)
+        sha = cmd.run(["git", "-C", mirror, "rev-parse", "--verify", "--quiet",
+                       f"{ref}^{{commit}}"])
+        if sha.returncode != 0:
+            raise CutlassSourceError(f"{url}: no commit for '{ref}'",
+                                     hint="use a tag, a branch or a full SHA")
+    return sha.output.strip()
 
 
 def _file_hash(path: Path) -> str:

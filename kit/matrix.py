@@ -349,6 +349,19 @@ def _cells_for(matrix: Matrix, combo: Combo, axes_key: KeyPath) -> list[Cell]:
     ]
 
 
+def cell_of(matrix: Matrix, values: dict[str, str]) -> Cell:
+    """The one cell with these axis values (every core axis given), checked like the matrix's
+    own cells; values of axes its repro lacks are ignored."""
+    missing = [a for a in CORE_AXES if a not in values]
+    if missing:
+        raise UsageError(f"a cell needs a value for {', '.join(missing)}")
+    found = _cells_for(matrix, dict(values), ())
+    if len(found) != 1:
+        raise UsageError(f"{', '.join(f'{a}={v}' for a, v in values.items())} is not a cell "
+                         "of this matrix (an arch its repro or arch list lacks)")
+    return found[0]
+
+
 def _selected(cell: Cell, only: dict[str, list[str]]) -> bool:
     axes = cell.axes
     for axis, patterns in only.items():

@@ -65,12 +65,12 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
     m, cells = load(sel)
     reporter.note(f"{len(cells)} cells from {m.path}"
                   + (f" (preset {sel.preset})" if sel.preset else ""))
-    resolved = _prepare(cells, runtime, reporter)
+    resolved = prepare(cells, runtime, reporter)
     steps = plan.plan(cells, m.repros, facts(m, cells, runtime, resolved))
     run_dir = results.find(results_root, resume_ref) if opts.resume \
         else results.create(results_root)
     with run_dir.lock():
-        manifest = _manifest(run_dir, sel, m, steps, runtime, resolved, opts)
+        manifest = make_manifest(run_dir, sel, m, steps, runtime, resolved, opts)
         if opts.resume:
             manifest["resumed"] = [*run_dir.manifest().get("resumed", []), results.now()]
             manifest["started"] = run_dir.manifest().get("started", manifest["started"])
@@ -92,7 +92,7 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
     return run_dir, final
 
 
-def _prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
+def prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
              ) -> dict[str, ResolvedCutlass]:
     """Fetch every CUTLASS source and toolchain the cells need, before any compile starts."""
     out: dict[str, ResolvedCutlass] = {}
@@ -113,7 +113,7 @@ def _prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
     return out
 
 
-def _manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list[plan.Step],
+def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list[plan.Step],
               runtime: Runtime, resolved: dict[str, ResolvedCutlass],
               opts: Options) -> dict[str, Any]:
     tcs = {s.cell.toolchain.name: s.cell.toolchain for s in steps}
