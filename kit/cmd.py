@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit import peakmem
 from kit.errors import CommandError
 
 log = logging.getLogger("kit.cmd")
@@ -49,6 +50,7 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     log_file: Path | None = None,
+    measure_memory: bool = False,
 ) -> Completed:
     """Run argv to completion and return what happened; never raises for a non-zero exit.
 
@@ -70,6 +72,7 @@ def run(
     )
     with _live_lock:
         _live.add(proc)
+    sampler = peakmem.Sampler(proc.pid) if measure_memory else None
     timed_out = False
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -84,8 +87,9 @@ def run(
     finally:
         with _live_lock:
             _live.discard(proc)
+        peak = sampler.stop() if sampler else None
     done = Completed(args, proc.returncode, out.decode("utf-8", errors="replace"),
-                     time.monotonic() - start, timed_out)
+                     time.monotonic() - start, timed_out, peak or None)
     if log_file is not None:
         append_log(log_file, done)
     return done

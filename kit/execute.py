@@ -6,6 +6,7 @@ are killed, nothing half-written stays, and `kit matrix run --resume` picks up t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit import binary, cache, classify, cmd
+from kit import binary, cache, classify, cmd, history
 from kit.cutlass_src import ResolvedCutlass
 from kit.errors import KitError
 from kit.model import CellResult, Evidence, Outcome
@@ -48,13 +49,20 @@ class Build:
     seconds: float
     cached: bool
     facts: dict[str, Any] = field(default_factory=dict)  # static facts about the binary
+    peak_gb: float | None = None  # measured peak memory of a fresh compile
 
 
 def parallel_jobs(opts: Options) -> int:
-    cores = os.cpu_count() or 1
-    mem = opts.mem_gb if opts.mem_gb is not None else available_gb()
-    by_mem = max(1, int(mem // opts.compile_gb))
-    return max(1, min(opts.jobs or cores, by_mem))
+    """The most compiles at once (-j, else cores); memory then decides how many really run."""
+    return opts.jobs or os.cpu_count() or 1
+
+
+def memory_budget_gb(opts: Options) -> float:
+    """What compiles may use together: --mem, else what the machine has free, less a margin
+    for kit, the kernels it runs and everything else on the box."""
+    if opts.mem_gb is not None:
+        return opts.mem_gb
+    return max(1.0, available_gb() * 0.9 - 0.5)
 
 
 def available_gb() -> float:
@@ -65,6 +73,39 @@ def available_gb() -> float:
     except OSError:
         pass
     return DEFAULT_COMPILE_GB
+
+
+@dataclass
+class _Job:
+    group: list[Step]
+    cost: history.Cost
+
+
+class Scheduler:
+    """Starts compiles while cores and memory allow: the longest predicted first (so the last
+    to finish is not a long one started late), each counted at its predicted peak. One job
+    always runs, whatever its prediction, so a matrix never stalls."""
+
+    def __init__(self, jobs: list[_Job], *, cores: int, budget_gb: float) -> None:
+        self.queue = sorted(jobs, key=lambda j: -j.cost.seconds)
+        self.cores = cores
+        self.budget_gb = budget_gb
+        self.running_gb = 0.0
+        self.running = 0
+
+    def next(self) -> _Job | None:
+        if self.running >= self.cores:
+            return None
+        for i, job in enumerate(self.queue):
+            if self.running == 0 or self.running_gb + job.cost.gb <= self.budget_gb:
+                self.running += 1
+                self.running_gb += job.cost.gb
+                return self.queue.pop(i)
+        return None
+
+    def done(self, job: _Job) -> None:
+        self.running -= 1
+        self.running_gb -= job.cost.gb
 
 
 def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutlass],
@@ -78,29 +119,44 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
     for s in todo:
         by_key[s.compile_key].append(s)
 
+    past = history.load()
+    jobs = [_Job(group, history.predict(past, history.recipe_key(g0.cell.repro, key),
+                                        g0.cell.repro, opts.compile_gb))
+            for key, group in by_key.items() for g0 in group[:1]]
+    cores = opts.jobs or os.cpu_count() or 1
+    sched = Scheduler(jobs, cores=cores, budget_gb=memory_budget_gb(opts))
     results: list[CellResult] = []
-    jobs = parallel_jobs(opts)
-    reporter.start(len(todo), f"{len(by_key)} builds, {jobs} at a time")
+    reporter.start(len(todo), f"{len(by_key)} builds, up to {cores} at a time in "
+                              f"{sched.budget_gb:.0f} GB")
     done = 0
+    compile_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="nvcc")
+    gpu_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu")  # one run at a time
+    builds: dict[Future[Build], _Job] = {}
+    runs: dict[Future[CellResult], Step] = {}
     try:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="nvcc") as pool:
-            pending: dict[Future[Build], list[Step]] = {
-                pool.submit(_build, group[0], repros, cutlass, runtime, run_dir, opts): group
-                for group in by_key.values()
-            }
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    group = pending.pop(fut)
-                    build = fut.result()
-                    # Runs happen here, one at a time (one GPU per run), while the pool
-                    # keeps compiling.
-                    for step in group:
-                        result = _finish(step, build, repros, runtime, run_dir, opts, reporter)
-                        run_dir.save(result)
-                        results.append(result)
-                        done += 1
-                        reporter.cell_done(result, done, len(todo))
+        while sched.queue or builds or runs:
+            while (job := sched.next()) is not None:
+                builds[compile_pool.submit(_build, job.group[0], repros, cutlass, runtime,
+                                           run_dir, opts)] = job
+            pending: set[Future[Any]] = {*builds, *runs}
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                if fut in builds:
+                    job = builds.pop(fut)
+                    sched.done(job)
+                    build: Build = fut.result()
+                    _learn(job, build)
+                    # Runs go to the GPU thread, while compiles go on.
+                    for step in job.group:
+                        runs[gpu_pool.submit(_finish, step, build, repros, runtime, run_dir,
+                                             opts, reporter)] = step
+                else:
+                    runs.pop(fut)
+                    result: CellResult = fut.result()
+                    run_dir.save(result)
+                    results.append(result)
+                    done += 1
+                    reporter.cell_done(result, done, len(todo))
     except BaseException:
         killed = cmd.kill_all()
         runtime.cleanup()
@@ -109,8 +165,19 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
             reporter.note(f"stopped {killed} running compile/run processes")
         raise
     finally:
+        compile_pool.shutdown(wait=True, cancel_futures=True)
+        gpu_pool.shutdown(wait=True, cancel_futures=True)
         reporter.stop()
     return results
+
+
+def _learn(job: _Job, build: Build) -> None:
+    """A fresh compile's measured cost goes into the history (cached ones cost nothing)."""
+    if build.cached or build.peak_gb is None:
+        return
+    step = job.group[0]
+    history.record(history.recipe_key(step.cell.repro, step.compile_key), build.peak_gb,
+                   build.seconds)
 
 
 def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutlass],
@@ -154,8 +221,9 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
             except OSError:  # another process stored the same build first: theirs is as good
                 pass
             else:
-                return _from_meta(meta, store, cached=False)
-        return Build(ok, None, verdict, done.seconds, False)
+                return dataclasses.replace(_from_meta(meta, store, cached=False),
+                                           peak_gb=_gb(done.peak_rss_kb))
+        return Build(ok, None, verdict, done.seconds, False, peak_gb=_gb(done.peak_rss_kb))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -163,6 +231,10 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _gb(kb: int | None) -> float | None:
+    return kb / (1 << 20) if kb else None
 
 
 def _from_meta(meta: dict[str, Any], store: Path, *, cached: bool) -> Build:

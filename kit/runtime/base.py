@@ -41,15 +41,17 @@ def run_commands(commands: Sequence[list[str]], one: Callable[[list[str], float]
     started = time.monotonic()
     outputs: list[str] = []
     done: cmd.Completed | None = None
+    peak = 0
     for argv in commands:
         left = max(1.0, timeout - (time.monotonic() - started))
         done = one(argv, left)
         outputs.append(done.output)
+        peak = max(peak, done.peak_rss_kb or 0)
         if done.returncode != 0 or done.timed_out:
             break
     assert done is not None, "a build has at least one command"
     return cmd.Completed(done.argv, done.returncode, "".join(outputs),
-                         time.monotonic() - started, done.timed_out)
+                         time.monotonic() - started, done.timed_out, peak or None)
 
 
 class Runtime(abc.ABC):

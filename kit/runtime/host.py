@@ -59,7 +59,8 @@ class HostRuntime(Runtime):
             cutlass_root=root,
         )
         return run_commands(commands, lambda argv, left: cmd.run(
-            argv, cwd=job.output.parent, timeout=left, log_file=job.log), timeout=job.timeout)
+            argv, cwd=job.output.parent, timeout=left, log_file=job.log, measure_memory=True),
+            timeout=job.timeout)
 
     def run(self, job: RunJob) -> cmd.Completed:
         env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
