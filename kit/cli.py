@@ -163,12 +163,14 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
               help="Seconds before a running kernel is killed (outcome: timeout).")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None,
               metavar="[RUN]", help="Continue a run: finished cells are kept (default: latest).")
+@click.option("--rerun", is_flag=True, help="Compile and run every cell again, even those an "
+              "earlier run on this machine already has a result for.")
 @json_option
 def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                axis: tuple[str, ...], runtime: str, base: str | None, results_root: Path,
                jobs: int | None,
                mem_gb: float | None, compile_gb: float, run_timeout: float, resume: str | None,
-               as_json: bool) -> None:
+               rerun: bool, as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
                              runtime_args=_runtime_args(runtime, base))
@@ -177,7 +179,7 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
         run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,
-                                      reporter=reporter, resume_ref=resume)
+                                      reporter=reporter, resume_ref=resume, rerun=rerun)
     if as_json:
         _echo_json({"run": str(run_dir.path), "counts": pivot.counts(final),
                     "findings": pivot.findings(final)})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit import __version__, cuobjdump, cutlass_src, matrix, plan, results
+from kit import __version__, cuobjdump, cutlass_src, matrix, plan, results, reuse
 from kit.cutlass_src import ResolvedCutlass
 from kit.errors import EngineError, KitError, ToolchainError, UsageError
 from kit.execute import Options, execute, parallel_jobs
@@ -61,11 +61,12 @@ def make_plan(sel: Selection, runtime: Runtime) -> tuple[matrix.Matrix, list[pla
 
 
 def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
-        reporter: Reporter, resume_ref: str | None = None) -> tuple[RunDir, list[CellResult]]:
+        reporter: Reporter, resume_ref: str | None = None,
+        rerun: bool = False) -> tuple[RunDir, list[CellResult]]:
     m, cells = load(sel)
     reporter.note(f"{len(cells)} cells from {m.path}"
                   + (f" (preset {sel.preset})" if sel.preset else ""))
-    resolved = prepare(cells, runtime, reporter)
+    resolved = resolve_cutlass(cells, reporter)
     steps = plan.plan(cells, m.repros, facts(m, cells, runtime, resolved))
     run_dir = results.find(results_root, resume_ref) if opts.resume \
         else results.create(results_root)
@@ -76,8 +77,21 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
             manifest["started"] = run_dir.manifest().get("started", manifest["started"])
         run_dir.write_manifest(manifest)
         results.point_latest(run_dir)
+        todo = [s for s in steps if not run_dir.has(s.cell_id)] if opts.resume else steps
+        if not rerun:
+            found = reuse.find(results_root, {s.cell_id for s in todo},
+                               reuse.fingerprint(manifest), skip=run_dir.path)
+            if found:
+                reuse.copy_into(run_dir, found)
+                manifest["reused"] = {cell_id: run.name for cell_id, run in found.items()}
+                run_dir.write_manifest(manifest)
+                reporter.note(f"{len(found)} unchanged cells: results taken from earlier runs "
+                              "(--rerun to run them again)")
+                todo = [s for s in todo if s.cell_id not in found]
+        if todo:
+            prepare_toolchains([s.cell for s in todo], runtime, reporter)
         try:
-            execute(steps, repros=m.repros, cutlass=resolved, runtime=runtime,
+            execute(todo, repros=m.repros, cutlass=resolved, runtime=runtime,
                     run_dir=run_dir, opts=opts, reporter=reporter)
         except KeyboardInterrupt:
             reporter.note(f"interrupted: finished cells are saved in {run_dir.path}\n"
@@ -93,12 +107,22 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
 
 
 def prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
-             ) -> dict[str, ResolvedCutlass]:
+            ) -> dict[str, ResolvedCutlass]:
     """Fetch every CUTLASS source and toolchain the cells need, before any compile starts."""
+    out = resolve_cutlass(cells, reporter)
+    prepare_toolchains(cells, runtime, reporter)
+    return out
+
+
+def resolve_cutlass(cells: list[Cell], reporter: Reporter) -> dict[str, ResolvedCutlass]:
     out: dict[str, ResolvedCutlass] = {}
     for src in {c.cutlass.name: c.cutlass for c in cells}.values():
         reporter.note(f"CUTLASS {src.name}: {src.spec}")
         out[src.name] = cutlass_src.resolve(src)
+    return out
+
+
+def prepare_toolchains(cells: list[Cell], runtime: Runtime, reporter: Reporter) -> None:
     pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells}
     for c in pairs.values():
         reporter.note(f"toolchain {c.toolchain.name}: {c.toolchain.spec}")
@@ -110,7 +134,6 @@ def prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
     if cuobjdump.ensure() is None:  # cubin facts are evidence, not a requirement
         reporter.note(f"cuobjdump not found and not installable: no cubin facts "
                       f"(pip install {cuobjdump.WHEEL}, or set KIT_CUOBJDUMP)")
-    return out
 
 
 def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list[plan.Step],

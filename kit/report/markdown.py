@@ -111,6 +111,10 @@ def _environment(m: dict[str, Any]) -> list[str]:
     for name, cl in (m.get("cutlass") or {}).items():
         out.append(f"CUTLASS {name}: {cl}")
     out.append(f"runtime: {m.get('runtime', '?')}   kit {m.get('kit_version', '?')}")
+    reused = m.get("reused") or {}
+    if reused:
+        runs = ", ".join(sorted(set(reused.values())))
+        out.append(f"{len(reused)} unchanged cells carried over from earlier runs ({runs})")
     out += ["```", ""]
     if m.get("command"):
         out += ["Re-run:", "", "```sh", m["command"], "```", ""]

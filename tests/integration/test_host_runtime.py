@@ -52,11 +52,22 @@ def test_cells_compile_for_real_and_only_a_gpu_gives_gpu_outcomes(
     assert manifest["toolchains"]["cuda13.0"].startswith("pip:nvcc-13.0.88+g++-")
     assert "CUTLASS 4.2.0" in manifest["cutlass"]["4.2"]
 
-    # Unchanged matrix, second run: every binary comes from the compile cache.
+    # Unchanged matrix, second run: every result is carried over, nothing compiles or runs.
     code, out = run_kit("matrix", "run", "--runtime", "host", "--matrix", str(matrix), "--json")
     assert code == 0, out
-    again = results.find(tmp_path / "results", None).load().results
-    assert all(r.compile_cached for r in again)
+    second = results.find(tmp_path / "results", None)
+    assert second.path != run.path
+    assert set(second.manifest()["reused"]) == {r.cell_id for r in cells.values()}
+    assert sorted(r.to_dict().items() for r in second.load().results) == sorted(
+        r.to_dict().items() for r in run.load().results)
+    assert "carried over from earlier runs" in (second.path / "report.md").read_text()
+
+    # --rerun runs every cell again; every binary comes from the compile cache.
+    code, out = run_kit("matrix", "run", "--runtime", "host", "--rerun", "--json")
+    assert code == 0, out
+    third = results.find(tmp_path / "results", None)
+    assert "reused" not in third.manifest()
+    assert all(r.compile_cached for r in third.load().results)
 
 
 def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(
