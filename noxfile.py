@@ -19,9 +19,9 @@ MATRIX = Path(__file__).parent / "matrix.yaml"
 
 @nox.session(tags=["check"])
 def lint(session: nox.Session) -> None:
-    """ruff and mypy (strict) over kit, tests and this file."""
+    """ruff and mypy (strict) over kit, tests, bench and this file."""
     session.install("-e", ".[test]")
-    session.run("ruff", "check", "kit", "tests", "noxfile.py")
+    session.run("ruff", "check", "kit", "tests", "bench", "noxfile.py")
     session.run("mypy")
 
 

@@ -159,3 +159,46 @@ def test_engine_down_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> No
                         "smoke", "--runtime", "docker")
     assert code == 4
     assert "start dockerd" in out
+
+
+RUNNER_SCRIPT = """#!/bin/sh
+case "$1" in
+  ok) echo "KIT_RESULT {\\"stage\\":\\"done\\",\\"uid\\":\\"$(id -u)\\"}" ;;
+  hang) sleep 600 ;;
+  abort) kill -ABRT $$ ;;
+esac
+"""
+
+
+def test_runs_are_execs_in_one_locked_down_runner_container(engine: Any, rt: DockerRuntime,
+                                                            tmp_path: Path) -> None:
+    from kit import cache
+    from kit.runtime.base import RunJob
+
+    # A build-cache entry as the executor leaves one: the binary and the image that made it.
+    store = cache.root() / "builds" / f"runner-test-{os.getpid()}"
+    store.mkdir(parents=True, exist_ok=True)
+    (store / "bin").write_text(RUNNER_SCRIPT)
+    (store / "bin").chmod(0o755)
+    (store / "image").write_text(BASE)
+
+    def run(arg: str, timeout: float = 30) -> Any:
+        return rt.run(RunJob(binary=store / "bin", args=(arg,), gpu_index=0,
+                             log=tmp_path / f"{arg}.log", timeout=timeout))
+
+    ok = run("ok")
+    assert ok.returncode == 0 and '"uid":"1000"' in ok.output  # non-root inside
+    (runner,) = engine.containers.list(filters={"label": f"io.kit.session={rt.session}"})
+    assert runner.attrs["HostConfig"]["NetworkMode"] == "none"
+    assert runner.attrs["HostConfig"]["ReadonlyRootfs"] is True
+    assert run("ok").returncode == 0
+    assert len(engine.containers.list(filters={"label": f"io.kit.session={rt.session}"})) == 1
+
+    hung = run("hang", timeout=2)
+    assert hung.timed_out and hung.signal == 9
+    aborted = run("abort")
+    assert aborted.signal == 6 and not aborted.timed_out
+    assert "KIT_RESULT" in (tmp_path / "ok.log").read_text()
+
+    rt.close()
+    assert not engine.containers.list(all=True, filters={"label": f"io.kit.session={rt.session}"})
