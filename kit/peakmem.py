@@ -1,8 +1,7 @@
 """The peak memory of a process tree, sampled from /proc while it runs.
 
-kit starts every child in its own session, so "the tree" is every process whose session id is
-the child's pid: nvcc, cicc, ptxas, the host compiler. Their summed RSS, sampled a few times a
-second, is what the scheduler learns a compile needs (kit.history).
+"The tree" is the child and its descendants: nvcc, cicc, ptxas, the host compiler. Their summed
+RSS, sampled a few times a second, is what the scheduler learns a compile needs (kit.history).
 """
 
 from __future__ import annotations
@@ -14,24 +13,26 @@ from pathlib import Path
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 
 
-def session_rss_kb(sid: int) -> int:
+def tree_rss_kb(root: int) -> int:
+    """The summed RSS of root and its descendants, walked through /proc's children lists
+    (a few small reads, not a scan of every process on the machine)."""
     total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    stack = [root]
+    while stack:
+        pid = stack.pop()
         try:
-            text = stat.read_text()
-        except OSError:  # it ended while we looked
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_KB
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):  # it ended while we looked
             continue
-        # the command name (field 2) may hold spaces and parentheses: split after its ")"
-        fields = text[text.rfind(")") + 2:].split()
-        if len(fields) > 21 and int(fields[3]) == sid:
-            total += int(fields[21]) * _PAGE_KB
     return total
 
 
 class Sampler:
-    """Samples a session's RSS in a thread until stopped; `peak_kb` is the largest sum."""
+    """Samples a process tree's RSS in a thread until stopped; `peak_kb` is the largest sum."""
 
-    def __init__(self, sid: int, interval: float = 0.25) -> None:
+    def __init__(self, sid: int, interval: float = 0.3) -> None:
         self.sid = sid
         self.peak_kb = 0
         self._stop = threading.Event()
@@ -41,7 +42,7 @@ class Sampler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, session_rss_kb(self.sid))
+            self.peak_kb = max(self.peak_kb, tree_rss_kb(self.sid))
             self._stop.wait(self._interval)
 
     def stop(self) -> int:
