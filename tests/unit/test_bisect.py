@@ -4,6 +4,7 @@ matrix cells: tests/integration/test_bisect_cutlass.py and the H100 evidence).""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,27 @@ def test_versions_are_ordered_by_their_numbers() -> None:
                                                                     "cuda13.5"]
     assert bisect.ordered(["4.2", "3.8", "3.10"]) == ["3.8", "3.10", "4.2"]
     assert bisect.ordered(["auto", "5"]) is None
+
+
+def test_the_ends_are_picked_by_axis_values_label_or_nearest_passing_cell(
+        project: Path) -> None:
+    from kit import bisect_run, matrix
+    from kit.model import CellResult, Outcome
+    from kit.repros import discover
+
+    m = matrix.load(project, discover(project.parent / "repros"))
+    cells = matrix.expand(m, preset="sm90")
+    picked = bisect_run.pick("placement=namespace_scope,shape_type=int,stages=5", m, cells, None)
+    assert picked["stages"] == "5"
+    assert bisect_run.pick(cells[0].label, m, cells, None) == cells[0].axes
+    with pytest.raises(BisectError, match="matches 4 cells") as info:
+        bisect_run.pick("shape_type=int", m, cells, None)
+    assert "add axis=value pairs" in info.value.format_message()
+
+    run = [CellResult(cell_id=c.label, label=c.label, axes=c.axes,
+                      outcome=Outcome.OK if c.knob_map["placement"] != "function_template"
+                      else Outcome.INIT_ERROR_INTERNAL) for c in cells]
+    bad = next(r for r in run if r.outcome is Outcome.INIT_ERROR_INTERNAL
+               and r.axes["shape_type"] == "int64")
+    good = bisect_run.nearest_good(dict(bad.axes), run)
+    assert [a for a in good if good[a] != bad.axes[a]] == ["placement"]
