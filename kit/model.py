@@ -8,6 +8,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kit import build
+
 
 class Outcome(str, enum.Enum):
     """What a cell did. A kit failure is `infra_error`, never blurred into a kernel outcome."""
@@ -135,9 +137,12 @@ class Cell:
 
     @property
     def label(self) -> str:
-        """Readable, stable name: repro-cuda-cutlass-arch-knob values."""
+        """Readable, stable name: repro-cuda-cutlass-arch-knob values (build axes only where
+        they differ from the plain build: tu_layout=per_arch)."""
         parts = [self.repro, self.toolchain.name, f"cutlass{self.cutlass.name}", self.arch]
-        parts += [v for _, v in self.knobs]
+        # A build axis shows only when it is not the plain build, and says which axis it is.
+        parts += [v if k not in build.AXES else f"{k}={v}" for k, v in self.knobs
+                  if k not in build.AXES or v != build.AXES[k].default]
         return "-".join(_slug(p) for p in parts)
 
 

@@ -106,7 +106,8 @@ def test_build_axes_change_the_compile_key_and_the_label(project: Path) -> None:
                             static_global_template_stub=[v]), repros, facts)[0]
             for v in ("true", "false"))
     assert a.compile_key != b.compile_key
-    assert a.cell.label.replace("-true", "-false") == b.cell.label
+    assert "-static_global_template_stub_true-" in a.cell.label
+    assert a.cell.label.replace("stub_true", "stub_false") == b.cell.label
 
 
 @pytest.mark.parametrize(("yaml_line", "message"), [
@@ -186,3 +187,11 @@ def test_without_cuobjdump_facts_the_old_cause_stays() -> None:
     data = {"stage": "initialize", "status": "Error Internal", "device": {"cc": "9.0"},
             "func_attributes": {"error": {"name": "cudaErrorInvalidDeviceFunction"}}}
     assert classify.diagnose_internal(data, "", {}).cause == "invalid_device_function"
+
+
+def test_a_multi_tu_binary_without_a_unit_for_the_gpu_is_a_run_failure() -> None:
+    line = ('KIT_RESULT {"stage":"dispatch","status":"","note":"no unit covers sm_90; units[80]",'
+            '"cuda_error":{"name":"cudaErrorNoKernelImageForDevice"}}')
+    v = classify.run_result(0, line, False, 60.0, {}, {})
+    assert v.outcome.value == "run_failed" and v.evidence.cause == "no_unit_for_gpu"
+    assert "units[80]" in v.reason
