@@ -57,13 +57,27 @@ _COMPILE_CAUSES: list[tuple[str, re.Pattern[str]]] = [
 # The compiler could not read or write what kit gave it: kit's fault, not the kernel's.
 _COMPILE_INFRA = re.compile(r"Permission denied|No space left on device|Read-only file system")
 
+# What a compiler that ran out of memory prints, as seen for real: cudafe++/cicc under a
+# memory rlimit ("catastrophic error: out of memory"), g++ ("virtual memory exhausted",
+# "cc1plus: out of memory allocating"), anything that throws std::bad_alloc, a step killed by
+# the kernel's OOM killer as nvcc or g++ report it, and kit's own note for a container the
+# engine marked OOMKilled (kit.runtime.docker).
+_COMPILE_OOM = re.compile(
+    r"catastrophic error: out of memory|fatal error: out of memory|out of memory allocating"
+    r"|virtual memory exhausted|std::bad_alloc|Cannot allocate memory"
+    r"|Killed signal terminated program|died due to signal 9\b|^Killed$|\[kit: oom\b",
+    re.MULTILINE)
+
 
 def compile_failure(returncode: int, output: str, timed_out: bool) -> Verdict:
     if timed_out:
         return Verdict(Outcome.COMPILE_ERROR, "compile timed out",
                        Evidence(cause="timeout", detail=_first_error(output)))
-    killed = any("Killed" in line for line in output.splitlines()[-3:])
-    if returncode in (-signal.SIGKILL, 137) or killed:
+    oom = _COMPILE_OOM.search(output)
+    if oom:
+        return Verdict(Outcome.COMPILE_ERROR, f"compiler out of memory: {oom.group(0)}",
+                       Evidence(cause="oom", detail=_first_error(output) or oom.group(0)))
+    if returncode in (-signal.SIGKILL, 137):  # SIGKILL, not by kit's timeout: the OOM killer
         return Verdict(Outcome.COMPILE_ERROR, "compiler killed (out of memory?)",
                        Evidence(cause="oom", detail=_first_error(output)))
     first = _first_error(output)
@@ -128,6 +142,10 @@ def _from_line(data: dict[str, Any], output: str, facts: dict[str, Any]) -> Verd
                            data)
         return Verdict(Outcome.NO_GPU, f"the repro saw no device ({err_name})",
                        Evidence(cause="no_device", detail=err_name), data)
+    if stage == "dispatch":  # a multi-TU build with no translation unit for this GPU
+        return Verdict(Outcome.RUN_FAILED, f"no unit for this GPU: {data.get('note', '')}",
+                       Evidence(cause="no_unit_for_gpu", detail=str(data.get("note", ""))),
+                       data)
     if stage == "configure":
         return Verdict(Outcome.CAN_IMPLEMENT_FAILED, f"repro refused: {data.get('note', '')}",
                        Evidence(cause="repro_refused", detail=str(data.get("note", ""))), data)
@@ -238,7 +256,10 @@ def _image_or_registration(attr_err: str, data: dict[str, Any], binary_facts: di
                                f"cutlass::device_kernel for this GPU ({gpu})", facts=facts)
     return Evidence(cause="wrong_registration",
                     detail=f"{attr_err} although a {gpu} cubin holds cutlass::device_kernel: "
-                           "the host configures a kernel handle no loaded image registered",
+                           "the host configures a kernel handle whose registration has no "
+                           f"{gpu} image (in a multi-TU build: the linker kept another unit's "
+                           "copy of the launching template, which calls that unit's static "
+                           "kernel)",
                     facts=facts)
 
 

@@ -45,6 +45,9 @@
 #include "cutlass/util/packed_stride.hpp"
 
 #include "kit_harness.h"
+#ifdef KIT_AS_UNIT  // per_arch layout: gemm_tu.cu includes this file, host.cu has main() (README "Build structure")
+#include "kit_units.h"
+#endif
 
 #ifndef KIT_PLACEMENT
 #define KIT_PLACEMENT 1
@@ -397,6 +400,9 @@ int kit_drive(const Options& opt) {
                   sizeof(typename Epilogue::SharedStorage));
     report.problem = buf;
   }
+#ifdef KIT_AS_UNIT  // which TU's copy of this (linker-merged) template runs, and what host.cu saw
+  report.note = kit::units::describe(KIT_TU_ARCH);
+#endif
 
   // ---- host-side layouts handed to CUTLASS (same for every group: uniform shapes)
   std::vector<UnderlyingShape> h_problem(G, UnderlyingShape{M, N, K});
@@ -517,6 +523,13 @@ int kit_drive(const Options& opt) {
     report.emit();
     return 0;
   }
+#ifdef KIT_AS_UNIT  // probes, never fatal (README "Build structure"): the same NaN fills through the non-static
+  // __global__ template kit::units::fill_kernel, <uint16_t> (host.cu instantiates it too) and <float> (units only)
+  kit::units::fill_kernel<uint16_t><<<kit::units::fill_blocks(mn), 256>>>(raw_D[0], mn, uint16_t(0xFFFF));
+  report.note += std::string(" unit_fill_u16=") + cudaGetErrorName(cudaGetLastError());
+  kit::units::fill_kernel<float><<<kit::units::fill_blocks(mn), 256>>>(d_ref, mn, NAN);
+  report.note += std::string(" unit_fill_f32=") + cudaGetErrorName(cudaGetLastError());
+#endif
 
   cutlass::KernelHardwareInfo hw_info;
   hw_info.device_id = 0;
@@ -577,6 +590,9 @@ int kit_drive(const Options& opt) {
 // Placement of the type chain: the knob under test. Do not route it through a class template.
 
 #if KIT_PLACEMENT == 0  // non_template (report step21)
+#ifdef KIT_AS_UNIT  // defined in every unit TU like a header function: the linker keeps one
+inline
+#endif
 int run_case(const Options& opt) {
   KIT_GEMM_TYPE_CHAIN
   return kit_drive<Gemm>(opt);
@@ -597,7 +613,12 @@ int run_case(const Options& opt) {
 }
 #endif
 
-int main(int argc, char** argv) {
+#ifdef KIT_AS_UNIT  // per_arch layout: host.cu owns main() and calls this for the matching arch
+static int kit_unit_main(int argc, char** argv)
+#else
+int main(int argc, char** argv)
+#endif
+{
   Options opt;
   int rc = parse_args(argc, argv, opt);
   if (rc >= 0) return rc;
@@ -607,3 +628,7 @@ int main(int argc, char** argv) {
   return run_case<0>(opt);
 #endif
 }
+
+#ifdef KIT_AS_UNIT
+KIT_REGISTER_UNIT(kit_unit_main);
+#endif
