@@ -38,10 +38,16 @@ def _device_facts(binary: Path) -> dict[str, Any]:
     images = found.get("cubins")
     if images is None:
         return found
-    return {"cubins": [{"arch": img["arch"], "kernels": len(img["kernels"]),
-                        "device_kernels": sum(1 for k in img["kernels"]
-                                              if _DEVICE_KERNEL.match(k))}
-                       for img in images]}
+    cubins = [{"arch": img["arch"], "kernels": len(img["kernels"]),
+               "device_kernels": sum(1 for k in img["kernels"] if _DEVICE_KERNEL.match(k))}
+              for img in images]
+    facts: dict[str, Any] = {"cubins": cubins}
+    holding = [c["arch"] for c in cubins if c["device_kernels"]]
+    if len(set(holding)) > 1:
+        # Cubins come in link order, and the linker keeps the first object's copy of the
+        # (weak) host code that launches the kernel: that copy calls its own unit's kernel.
+        facts["device_kernel_first_arch"] = holding[0]
+    return facts
 
 
 def _host_facts(binary: Path) -> dict[str, Any]:

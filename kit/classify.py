@@ -254,12 +254,16 @@ def _image_or_registration(attr_err: str, data: dict[str, Any], binary_facts: di
         return Evidence(cause="no_kernel_image",
                         detail=f"{attr_err}: the binary's cubins ({archs}) hold no "
                                f"cutlass::device_kernel for this GPU ({gpu})", facts=facts)
+    first = binary_facts.get("device_kernel_first_arch")
+    if first:
+        facts["device_kernel_first_arch"] = first
     return Evidence(cause="wrong_registration",
                     detail=f"{attr_err} although a {gpu} cubin holds cutlass::device_kernel: "
                            "the host configures a kernel handle whose registration has no "
                            f"{gpu} image (in a multi-TU build: the linker kept another unit's "
                            "copy of the launching template, which calls that unit's static "
-                           "kernel)",
+                           "kernel" + (f"; the first unit in link order is {first}" if first
+                                       else "") + ")",
                     facts=facts)
 
 
