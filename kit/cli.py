@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -14,7 +15,8 @@ from typing import Any
 import click
 
 from kit import __version__, bisect_run, bundle, doctor, export, matrix, plan, results, workflow
-from kit.errors import EngineError, UsageError
+from kit.cluster_cli import cluster_group
+from kit.errors import EngineError, ResultsError, UsageError
 from kit.execute import Options
 from kit.progress import Reporter
 from kit.report import diff, markdown, pivot
@@ -25,8 +27,15 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
            "max_content_width": 100}
 
 
-def _runtime(name: str, matrix_path: Path, base: str | None = None) -> Runtime:
-    """`auto`: Docker when an engine answers, else the host (and say so)."""
+def _runtime(name: str, matrix_path: Path, base: str | None = None,
+             cluster: str | None = None) -> Runtime:
+    """`auto`: Docker when an engine answers, else the host (and say so). With a cluster:
+    the Ray runtime, each node compiling and running with `name` (auto: host)."""
+    if cluster:
+        from kit.runtime.ray import RayRuntime
+
+        return RayRuntime(cluster, mode="docker" if name == "docker" else "host",
+                          project=matrix_path.resolve().parent, base=base)
     if name == "host":
         return HostRuntime()
     from kit.runtime.docker import DockerRuntime
@@ -80,6 +89,9 @@ runtime_option = click.option(
          "pinned image per toolchain x CUTLASS; auto: docker when an engine answers.")
 base_option = click.option(
     "--base", help="Base image for kit's images (a mirror, a local tag) [per toolchain].")
+cluster_option = click.option(
+    "--cluster", metavar="ADDRESS", help="Spread the cells over a Ray cluster: HOST:PORT, "
+    "ray://HOST:10001 or auto (`kit cluster status` shows its nodes).")
 
 
 @click.group(context_settings=CONTEXT)
@@ -127,12 +139,14 @@ def matrix_group() -> None:
 @axis_option
 @runtime_option
 @base_option
+@cluster_option
 @json_option
 def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
-                axis: tuple[str, ...], runtime: str, base: str | None, as_json: bool) -> None:
+                axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
+                as_json: bool) -> None:
     """List the cells, what will be compiled, run or skipped here, and why."""
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
-    with contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+    with contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
         _, steps = workflow.make_plan(sel, rt)
     if as_json:
         _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps]})
@@ -152,6 +166,7 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @axis_option
 @runtime_option
 @base_option
+@cluster_option
 @results_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel compiles [cores, "
               "capped by memory].")
@@ -167,17 +182,23 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
               "earlier run on this machine already has a result for.")
 @json_option
 def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
-               axis: tuple[str, ...], runtime: str, base: str | None, results_root: Path,
-               jobs: int | None,
+               axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
+               results_root: Path, jobs: int | None,
                mem_gb: float | None, compile_gb: float, run_timeout: float, resume: str | None,
                rerun: bool, as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
-                             runtime_args=_runtime_args(runtime, base))
+                             runtime_args=_runtime_args(runtime, base)
+                             + (("--cluster", cluster) if cluster else ()))
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb, run_timeout=run_timeout,
                    resume=resume is not None)
     with Reporter(quiet=as_json) as reporter, \
-            contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+            contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
+        if cluster:
+            from kit.runtime.ray import RayRuntime, options_for
+
+            assert isinstance(rt, RayRuntime)
+            opts = options_for(rt, opts)
         run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,
                                       reporter=reporter, resume_ref=resume, rerun=rerun)
     if as_json:
@@ -347,6 +368,8 @@ def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path
     if len(rest) > 1:
         raise UsageError(f"expected at most one RUN, got {' '.join(rest)}")
     run_dir = results.find(results_root, rest[0] if rest else None)
+    for path, why in run_dir.load().broken:  # left out of the report; said, not hidden
+        click.echo(f"warning: unreadable cell result {path.name}: {why}", err=True)
     workflow.write_reports(run_dir)
     if bundle_mode:
         out = output or run_dir.path / "bundle.tar.gz"
@@ -557,6 +580,9 @@ def repro_export(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: s
         click.echo(f"wrote {output}", err=True)
 
 
+cli.add_command(cluster_group)
+
+
 def main() -> None:
     debug = os.environ.get("KIT_DEBUG", "") not in ("", "0") or "--debug" in sys.argv[1:]
     try:
@@ -574,3 +600,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a full disk, wherever kit was writing: an error, not a traceback
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        if debug:
+            traceback.print_exc()
+        where = exc.filename2 or exc.filename or "a file"  # copies: filename2 is the target
+        ResultsError(f"cannot write {where}: {exc.strerror}",
+                     hint="free some space; every cell already written is intact, and "
+                          "`kit matrix run --resume` continues").show()
+        sys.exit(ResultsError.exit_code)

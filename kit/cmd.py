@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import peakmem
-from kit.errors import CommandError
+from kit.errors import CommandError, UsageError
 
 log = logging.getLogger("kit.cmd")
 
@@ -23,6 +24,16 @@ log = logging.getLogger("kit.cmd")
 # threads started (they live in their own sessions and do not get the terminal's SIGINT).
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
+
+# Secrets stay with kit: no child (a compiler, a foreign kernel, pip, git) inherits them, so
+# none can print one into a log that a bundle or a gist carries. The names redact.py redacts.
+_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY)$")
+
+# nvcc runs each of its steps (preprocessor, cicc, ptxas, the host compiler) through /bin/sh
+# with every argument inside double quotes, and reads backslashes itself: seen with nvcc 13.0,
+# `-DX=$(touch /tmp/x)` passed as one argv element creates /tmp/x. `;`, `|`, quotes and
+# newlines stay literal inside those quotes; `$`, backquotes and backslashes do not.
+_SHELL_ACTIVE = re.compile(r"[$`\\]")
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ def run(
     """
     args = tuple(str(a) for a in argv)
     log.debug("$ %s", shlex.join(args))
-    full_env = None if env is None else {**os.environ, **env}
+    full_env = {**child_environment(), **(env or {})}
     start = time.monotonic()
     proc = subprocess.Popen(
         args,
@@ -93,6 +104,24 @@ def run(
     if log_file is not None:
         append_log(log_file, done)
     return done
+
+
+def child_environment() -> dict[str, str]:
+    """kit's environment less every variable named like a secret (*_TOKEN, *_SECRET...)."""
+    return {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k.upper())}
+
+
+def refuse_shell_text(argv: Sequence[str], *, program: str = "nvcc") -> None:
+    """Raise UsageError if an argument would mean something to the shell `program` runs its
+    steps through (nvcc: see _SHELL_ACTIVE); nothing has run when it does."""
+    for arg in argv:
+        found = _SHELL_ACTIVE.search(arg)
+        if found:
+            raise UsageError(
+                f"refusing to pass {arg!r} to {program}: {program} runs its steps through "
+                f"/bin/sh, which would expand the {found.group(0)!r} in it",
+                hint="a knob value, macro text, flag or path that reaches nvcc may not hold "
+                     "$, ` or \\; rename it (repro.yaml, matrix.yaml, KIT_CACHE)")
 
 
 def append_log(log_file: Path, done: Completed) -> None:

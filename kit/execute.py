@@ -157,6 +157,8 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                     results.append(result)
                     done += 1
                     reporter.cell_done(result, done, len(todo))
+                    if result.outcome is Outcome.INFRA_ERROR:
+                        runtime.check()  # an engine that is gone stops the run here
     except BaseException:
         killed = cmd.kill_all()
         runtime.cleanup()

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from kit.results import RunDir
+from kit.results import RunDir, final
 
 NEVER_REUSED = ("infra_error",)
 
@@ -46,10 +46,10 @@ def find(results_root: Path, wanted: set[str], machine: str, *, skip: Path) -> d
             continue
         for cell_id in here:
             try:
-                outcome = json.loads((run / "cells" / f"{cell_id}.json").read_text())["outcome"]
-            except (OSError, ValueError, KeyError, TypeError):
+                stored = json.loads((run / "cells" / f"{cell_id}.json").read_text())
+            except (OSError, ValueError):
                 continue
-            if outcome not in NEVER_REUSED:
+            if final(stored):  # never an infra_error or a compile cut short by memory/time
                 found[cell_id] = run
                 left.discard(cell_id)
     return found

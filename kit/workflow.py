@@ -93,8 +93,9 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
         try:
             execute(todo, repros=m.repros, cutlass=resolved, runtime=runtime,
                     run_dir=run_dir, opts=opts, reporter=reporter)
-        except KeyboardInterrupt:
-            reporter.note(f"interrupted: finished cells are saved in {run_dir.path}\n"
+        except (KeyboardInterrupt, KitError, OSError) as exc:  # Ctrl-C, engine gone, disk full
+            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
+            reporter.note(f"{why}: finished cells are saved in {run_dir.path}\n"
                           f"resume with: kit matrix run --resume {run_dir.run_id} "
                           + _selection_args(sel))
             raise

@@ -38,6 +38,8 @@ def run_commands(commands: Sequence[list[str]], one: Callable[[list[str], float]
                  *, timeout: float) -> cmd.Completed:
     """Run a build's commands in order under one time limit; stop at the first that fails.
     What they printed is joined, as a person running them one after another would see."""
+    for argv in commands:  # before any runs: nvcc hands its arguments to /bin/sh
+        cmd.refuse_shell_text(argv)
     started = time.monotonic()
     outputs: list[str] = []
     done: cmd.Completed | None = None
@@ -82,6 +84,10 @@ class Runtime(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook: release connections
         """Release what the runtime holds open (an engine connection)."""
+
+    def check(self) -> None:  # noqa: B027 - optional hook; the host has no engine to lose
+        """Raise a KitError if the runtime itself is gone (an engine that stopped), so that a
+        run stops instead of filling every cell left with infra_error."""
 
     def cleanup(self) -> None:  # noqa: B027 - optional hook; the host runtime has nothing to do
         """Stop and remove whatever this runtime still has running (Ctrl-C, a crash)."""

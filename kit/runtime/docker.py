@@ -181,20 +181,20 @@ class DockerRuntime(Runtime):
         if self.access().mode != "nvidia-container-toolkit":
             env |= {"CUDA_VISIBLE_DEVICES": str(job.gpu_index),
                     "LD_LIBRARY_PATH": str(DRIVER_DIR)}
-        from docker.errors import DockerException
-
         started = time.monotonic()
         try:
             made = self.client.api.exec_create(runner.id, argv, environment=env, user=USER,
                                                workdir="/tmp")
             output = self.client.api.exec_start(made["Id"]).decode("utf-8", errors="replace")
             status = int(self.client.api.exec_inspect(made["Id"])["ExitCode"])
-        except DockerException as exc:
-            raise EngineError(f"the Docker engine failed while running {job.binary}: {exc}"
-                              ) from None
+        except _engine_errors() as exc:
+            raise EngineError(f"the Docker engine failed while running {job.binary}: {exc}",
+                              hint=ENGINE_DOWN_HINT) from None
         seconds = time.monotonic() - started
         # GNU timeout exits 137 when it had to KILL the program at the limit.
         timed_out = status in (124, 137) and seconds >= job.timeout * 0.98
+        if status == 137 and not timed_out:  # a KILL kit did not send: the engine stopping?
+            self.check()
         done = cmd.Completed(tuple(argv), _signal_status(status), output, seconds, timed_out)
         cmd.append_log(job.log, done)
         return done
@@ -266,31 +266,41 @@ class DockerRuntime(Runtime):
     def _container(self, image: str, argv: list[str], *, volumes: dict[str, dict[str, str]],
                    timeout: float, log: Path, workdir: str,
                    env: dict[str, str] | None = None, **extra: Any) -> cmd.Completed:
-        import requests
-        from docker.errors import DockerException
-
         started = time.monotonic()
         try:
             container = self.client.containers.create(
                 image, argv, volumes=volumes, working_dir=workdir, environment=env or {},
                 **self._lockdown(), **extra)
-        except DockerException as exc:
-            raise EngineError(f"could not create a container from {image}: {exc}") from None
-        timed_out = False
+        except _engine_errors() as exc:
+            raise EngineError(f"could not create a container from {image}: {exc}",
+                              hint=ENGINE_DOWN_HINT) from None
+        timed_out = oom = False
         try:
             container.start()
             try:
                 status = int(container.wait(timeout=timeout)["StatusCode"])
-            except (requests.exceptions.RequestException, ConnectionError):
+            except _engine_errors():
+                if time.monotonic() - started < timeout:  # not the limit: the engine went away
+                    raise
                 timed_out = True
                 container.kill()
                 status = 137
+            if status == 137 and not timed_out:
+                container.reload()
+                oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
             output = container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
-        except DockerException as exc:
-            raise EngineError(f"the Docker engine failed while running {image}: {exc}") from None
+        except _engine_errors() as exc:
+            raise EngineError(f"the Docker engine failed while running {image}: {exc}",
+                              hint=ENGINE_DOWN_HINT) from None
         finally:
-            with contextlib.suppress(DockerException):  # if not, prune finds it by label
+            with contextlib.suppress(*_engine_errors()):  # if not, prune finds it by label
                 container.remove(force=True)
+        if status == 137 and not timed_out:
+            if oom:
+                output += (f"\n[kit: oom: the container reached its memory limit "
+                           f"({self.mem_limit}) and the kernel's OOM killer ended it]\n")
+            else:  # neither kit's timeout nor the memory limit: the engine stopping it?
+                self.check()
         done = cmd.Completed(tuple(argv), _signal_status(status), output,
                              time.monotonic() - started, timed_out)
         cmd.append_log(log, done)
@@ -306,17 +316,39 @@ class DockerRuntime(Runtime):
         with self._lock:
             runners, self._runners = list(self._runners.values()), {}
         for runner in runners:
-            with contextlib.suppress(DockerException):
+            with contextlib.suppress(DockerException, *_engine_errors()):
                 runner.remove(force=True)
+
+    def check(self) -> None:
+        # On a fresh connection: a stopping dockerd removes its socket at once but goes on
+        # answering the connections it has (self.client's pool) until its containers end.
+        try:
+            images.client().close()
+        except EngineError as exc:
+            raise EngineError("the Docker engine stopped answering during the run: "
+                              f"{exc.message.splitlines()[0]}", hint=ENGINE_DOWN_HINT) from None
 
     def cleanup(self) -> None:
         from docker.errors import DockerException
 
-        with contextlib.suppress(DockerException):
+        with contextlib.suppress(DockerException, *_engine_errors()):
             for c in self.client.containers.list(
                     all=True, filters={"label": f"io.kit.session={self.session}"}):
                 c.remove(force=True)
         self._runners = {}
+
+
+ENGINE_DOWN_HINT = ("start the engine again (dockerd, or: systemctl start docker); every "
+                    "finished cell is saved, and `kit matrix run --resume` does the rest")
+
+
+def _engine_errors() -> tuple[type[Exception], ...]:
+    """What the Docker SDK raises when the engine fails or goes away: a stopped engine gives
+    requests' ConnectionError, which is not a DockerException."""
+    import requests
+    from docker.errors import DockerException
+
+    return (DockerException, requests.exceptions.RequestException, ConnectionError)
 
 
 def _signal_status(status: int) -> int:
