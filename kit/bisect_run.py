@@ -141,9 +141,23 @@ def finish(prober: Prober, sel: workflow.Selection, what: dict[str, Any], markdo
     results.write_json(rd.path / "bisect.json", what)
 
 
+def integer_spans(m: matrix.Matrix, good: Values, bad: Values) -> dict[str, list[str]]:
+    """An integer knob (stage counts) between two integers: every integer from one to the
+    other, so halving can name the two neighbours where it flips."""
+    repro = m.repros[good["repro"]]
+    out = {}
+    for axis, knob in repro.knobs.items():
+        g, b = good.get(axis, ""), bad.get(axis, "")
+        if knob.integer and g != b and g.lstrip("-").isdigit() and b.lstrip("-").isdigit():
+            lo, hi = sorted((int(g), int(b)))
+            out[axis] = [str(v) for v in range(lo, hi + 1)]
+    return out
+
+
 def axes(prober: Prober, good: Values, bad: Values, *, max_together: int,
          sel: workflow.Selection) -> bisect.Bisection:
-    found = bisect.axes(good, bad, prober, order=axis_order(prober.m), max_together=max_together)
+    order = axis_order(prober.m) | integer_spans(prober.m, good, bad)
+    found = bisect.axes(good, bad, prober, order=order, max_together=max_together)
     finish(prober, sel, {"kind": "axes", **found.to_dict()},
            bisectmd.render(found, title=bad.get("repro", "")))
     return found
