@@ -233,15 +233,27 @@ def _knob(located: Located, keypath: tuple[str, ...], name: str, spec: object) -
                 if not _MACRO.match(str(m)):
                     raise located.error((*where, m), f"'{m}' is not a C identifier")
             values[str(value)] = tuple((str(m), _scalar(v)) for m, v in setting.items())
+            for m, v in setting.items():
+                _no_shell_text(located, (*where, m), _scalar(v))
         else:
             if not macro:
                 raise located.error(where, "a scalar value needs the knob's 'macro'")
             values[str(value)] = ((macro, _scalar(setting)),)
+            _no_shell_text(located, where, _scalar(setting))
     knob = Knob(name=name, default=_scalar(data["default"]), values=values, macro=macro,
                 integer=bool(data.get("integer", False)))
     if not knob.accepts(knob.default):
         raise located.error((*keypath, "default"), f"'{knob.default}' is not one of its values")
     return knob
+
+
+def _no_shell_text(located: Located, keypath: tuple[str, ...], text: str) -> None:
+    """nvcc runs its steps through /bin/sh: a macro text it would expand is refused here,
+    at its line, rather than at compile time."""
+    bad = next((c for c in ("$", "`", "\\") if c in text), None)
+    if bad:
+        raise located.error(keypath, f"'{text}' holds {bad!r}, which nvcc's shell would expand",
+                            hint="write the value without $, ` or \\")
 
 
 def _scalar(value: object) -> str:

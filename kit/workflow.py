@@ -100,6 +100,7 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
                           + _selection_args(sel))
             raise
         manifest["finished"] = results.now()
+        manifest.update(runtime.record())
         run_dir.write_manifest(manifest)
         wanted = {s.cell_id for s in steps}
         final = [r for r in run_dir.load().results if r.cell_id in wanted]
@@ -155,6 +156,7 @@ def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list
         "cutlass": {n: f"{r.source.spec} (CUTLASS {r.version}, {r.identity})"
                     for n, r in resolved.items()},
         "cells": [s.to_dict() for s in steps],
+        **runtime.record(),
         "command": "kit matrix run " + _selection_args(sel),
         "argv": sys.argv,
         "started": results.now(),

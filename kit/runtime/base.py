@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kit import cmd
 from kit.cutlass_src import ResolvedCutlass
@@ -81,6 +82,11 @@ class Runtime(abc.ABC):
 
     def describe(self) -> str:
         return self.name
+
+    def record(self) -> dict[str, Any]:
+        """What the run's manifest keeps about where cells ran, beyond describe() (a
+        cluster's nodes and what each compiled and ran); nothing for one machine."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook: release connections
         """Release what the runtime holds open (an engine connection)."""

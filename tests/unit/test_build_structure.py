@@ -195,3 +195,11 @@ def test_a_multi_tu_binary_without_a_unit_for_the_gpu_is_a_run_failure() -> None
     v = classify.run_result(0, line, False, 60.0, {}, {})
     assert v.outcome.value == "run_failed" and v.evidence.cause == "no_unit_for_gpu"
     assert "units[80]" in v.reason
+
+
+def test_a_macro_text_nvccs_shell_would_expand_is_refused_at_its_line(project: Path) -> None:
+    spec = project / "repros" / "multi" / "repro.yaml"
+    spec.write_text(spec.read_text().replace("function_template: 1", "function_template: $(id)"))
+    with pytest.raises(MatrixError, match="nvcc's shell would expand") as info:
+        discover(project / "repros")
+    assert "repro.yaml:11: knobs.placement.values.function_template" in info.value.format_message()
