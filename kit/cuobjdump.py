@@ -7,6 +7,7 @@ which device images exist for which arch. Together they tell "no image for this 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -20,22 +21,24 @@ WHEEL = "nvidia-cuda-cuobjdump==13.5.37"
 
 
 def find() -> Path | None:
-    """KIT_CUOBJDUMP, then PATH, then a CUDA install, then the copy kit installed."""
-    candidates = [os.environ.get("KIT_CUOBJDUMP", ""), shutil.which("cuobjdump") or "",
-                  "/usr/local/cuda/bin/cuobjdump"]
-    candidates += [str(p) for p in sorted((cache.root() / "tools").glob("*/nvidia/cu*/bin/"
-                                                                          "cuobjdump"))]
+    """KIT_CUOBJDUMP, then the copy kit installed (a release whose output kit is tested
+    against), then PATH, then a CUDA install."""
+    candidates = [os.environ.get("KIT_CUOBJDUMP", "")]
+    candidates += [str(p) for p in sorted(_installed().glob("nvidia/cu*/bin/cuobjdump"))]
+    candidates += [shutil.which("cuobjdump") or "", "/usr/local/cuda/bin/cuobjdump"]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
     return None
 
 
+def _installed() -> Path:
+    return cache.root() / "tools" / "cuobjdump"
+
+
 def ensure() -> Path | None:
-    """find(), or install the wheel into kit's cache; None (never an error) when offline."""
-    found = find()
-    if found is not None:
-        return found
+    """Install the wheel into kit's cache unless it is there, then find(); offline, any
+    cuobjdump on the machine (or None: cubin facts are evidence, never a requirement)."""
 
     def build(tmp: Path) -> None:
         done = cmd.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
@@ -43,10 +46,9 @@ def ensure() -> Path | None:
         if done.returncode != 0:
             raise OSError(done.tail(3))
 
-    try:
-        cache.install_atomically(cache.root() / "tools" / "cuobjdump", build)
-    except OSError:
-        return None
+    if not _installed().is_dir() and not os.environ.get("KIT_CUOBJDUMP"):
+        with contextlib.suppress(OSError):
+            cache.install_atomically(_installed(), build)
     return find()
 
 
