@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,14 @@ def ensure() -> Path | None:
         if done.returncode != 0:
             raise OSError(done.tail(3))
 
-    if not _installed().is_dir() and not os.environ.get("KIT_CUOBJDUMP"):
-        with contextlib.suppress(OSError):
+    failed = _installed().with_suffix(".failed")  # offline: ask pip again a day later
+    fresh_failure = failed.is_file() and time.time() - failed.stat().st_mtime < 86400
+    if not _installed().is_dir() and not os.environ.get("KIT_CUOBJDUMP") and not fresh_failure:
+        try:
             cache.install_atomically(_installed(), build)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                failed.write_text(str(exc))
     return find()
 
 
