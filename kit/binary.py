@@ -21,7 +21,7 @@ from kit import cmd, cuobjdump
 # The kernel's own host symbol (not the stubs whose names embed it): `L` marks internal
 # linkage, which CUTLASS gives device_kernel (`__global__ static`).
 # Bumped whenever inspect() learns something new, so cached builds are looked at again.
-FACTS_VERSION = 5
+FACTS_VERSION = 6
 
 _DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?13device_kernel[A-Za-z0-9_]*$")
 # An integer literal's type suffix in a demangled name: C<32u>, C<1ul>.

@@ -74,8 +74,8 @@ def cubins(binary: Path) -> dict[str, Any]:
 def parse_symbols(text: str) -> list[dict[str, Any]]:
     """cuobjdump --dump-elf-symbols: one "Fatbin elf code" block per cubin, its `arch = X`
     line, then one row per symbol, a kernel marked ENTRY. Releases spell the row two ways:
-    `FUNC LOCAL DEFAULT ENTRY name` (13.5) and `STT_FUNC STB_LOCAL STV_DEFAULT STO_ENTRY name`
-    (the CUDA 13.0 toolkit's)."""
+    `FUNC LOCAL DEFAULT ENTRY name` (the 13.5 wheel) and `STT_FUNC STB_LOCAL STO_ENTRY name`
+    (the CUDA 13.0 toolkit's, seen on an H100 box)."""
     images: list[dict[str, Any]] = []
     for line in text.splitlines():
         if line.startswith("Fatbin elf code"):
@@ -84,7 +84,7 @@ def parse_symbols(text: str) -> list[dict[str, Any]]:
             images[-1]["arch"] = line.split("=", 1)[1].strip()
         elif images:
             parts = line.split()
-            if len(parts) >= 5 and parts[0] in ("FUNC", "STT_FUNC") and (
+            if len(parts) >= 4 and parts[0] in ("FUNC", "STT_FUNC") and (
                     "ENTRY" in parts or "STO_ENTRY" in parts):
                 images[-1]["kernels"].append(parts[-1])
     return images

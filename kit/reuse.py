@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from kit import binary
 from kit.results import RunDir, final
 
 NEVER_REUSED = ("infra_error",)
@@ -49,7 +50,10 @@ def find(results_root: Path, wanted: set[str], machine: str, *, skip: Path) -> d
                 stored = json.loads((run / "cells" / f"{cell_id}.json").read_text())
             except (OSError, ValueError):
                 continue
-            if final(stored):  # never an infra_error or a compile cut short by memory/time
+            facts = stored.get("binary_facts") or {} if isinstance(stored, dict) else {}
+            stale = facts and facts.get("version") != binary.FACTS_VERSION
+            if final(stored) and not stale:  # never an infra_error, a compile cut short by
+                # memory or time, or a result whose binary an older kit looked at
                 found[cell_id] = run
                 left.discard(cell_id)
     return found
