@@ -57,6 +57,10 @@ _COMPILE_CAUSES: list[tuple[str, re.Pattern[str]]] = [
 # The compiler could not read or write what kit gave it: kit's fault, not the kernel's.
 _COMPILE_INFRA = re.compile(r"Permission denied|No space left on device|Read-only file system")
 
+# pip, installing a python repro's packages (kit.pyrepro), and failing.
+_PIP_FAILED = re.compile(r"No matching distribution found for \S+|Could not find a version that "
+                         r"satisfies the requirement \S+")
+
 # What a compiler that ran out of memory prints, as seen for real: cudafe++/cicc under a
 # memory rlimit ("catastrophic error: out of memory"), g++ ("virtual memory exhausted",
 # "cc1plus: out of memory allocating"), anything that throws std::bad_alloc, a step killed by
@@ -67,6 +71,16 @@ _COMPILE_OOM = re.compile(
     r"|virtual memory exhausted|std::bad_alloc|Cannot allocate memory"
     r"|Killed signal terminated program|died due to signal 9\b|^Killed$|\[kit: oom\b",
     re.MULTILINE)
+
+
+# Stages a script reports that a C++ harness never does: the script could not import what it
+# needs, its JIT compile failed, the path it was asked for needs another GPU, or it broke.
+_SCRIPT_STAGES = {
+    "import": (Outcome.INFRA_ERROR, "import"),
+    "jit": (Outcome.COMPILE_ERROR, "jit"),
+    "skipped_arch": (Outcome.SKIPPED_ARCH, "path_needs_other_gpu"),
+    "probe": (Outcome.INFRA_ERROR, "probe"),
+}
 
 
 def compile_failure(returncode: int, output: str, timed_out: bool) -> Verdict:
@@ -85,6 +99,10 @@ def compile_failure(returncode: int, output: str, timed_out: bool) -> Verdict:
     if infra:
         return Verdict(Outcome.INFRA_ERROR, f"the compiler could not use its files: {first}"[:300],
                        Evidence(cause="filesystem", detail=first))
+    pip = _PIP_FAILED.search(output)
+    if pip:  # a python repro's packages could not be installed: nothing was built
+        return Verdict(Outcome.INFRA_ERROR, f"package install failed: {pip.group(0)}"[:300],
+                       Evidence(cause="package_install", detail=first or pip.group(0)))
     for cause, pattern in _COMPILE_CAUSES:
         if pattern.search(output):
             return Verdict(Outcome.COMPILE_ERROR, f"{cause}: {first}"[:300],
@@ -142,6 +160,11 @@ def _from_line(data: dict[str, Any], output: str, facts: dict[str, Any]) -> Verd
                            data)
         return Verdict(Outcome.NO_GPU, f"the repro saw no device ({err_name})",
                        Evidence(cause="no_device", detail=err_name), data)
+    if stage in _SCRIPT_STAGES:  # what a python repro (a production probe) may report
+        outcome, cause = _SCRIPT_STAGES[stage]
+        note = str(data.get("note") or data.get("status") or "")
+        return Verdict(outcome, f"{stage}: {note}"[:300], Evidence(cause=cause, detail=note),
+                       data)
     if stage == "dispatch":  # a multi-TU build with no translation unit for this GPU
         return Verdict(Outcome.RUN_FAILED, f"no unit for this GPU: {data.get('note', '')}",
                        Evidence(cause="no_unit_for_gpu", detail=str(data.get("note", ""))),

@@ -211,7 +211,7 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
                                                            done.timed_out)
         meta: dict[str, Any] = {"ok": ok, "seconds": round(done.seconds, 2),
                                 "returncode": done.returncode,
-                                "facts": binary.inspect(tmp / "bin") if ok else {}}
+                                "facts": _facts(tmp / "bin", job.repro) if ok else {}}
         log.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp / "compile.log", log)
         transient = verdict is not None and (verdict.evidence.cause in ("oom", "timeout")
@@ -233,6 +233,12 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _facts(path: Path, repro: Repro) -> dict[str, Any]:
+    if repro.kind == "python":  # a launcher script: no symbols, no cubins to read
+        return {"version": binary.FACTS_VERSION}
+    return binary.inspect(path)
 
 
 def _gb(kb: int | None) -> float | None:
@@ -274,9 +280,11 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
                           finished=now(), **base)
     assert build.binary is not None and step.gpu_index is not None
     reporter.activity(f"running {step.cell.label}")
-    job = RunJob(binary=build.binary, args=repros[step.cell.repro].run_args,
+    repro = repros[step.cell.repro]
+    timeout = repro.run_timeout or opts.run_timeout  # a repro that JIT-compiles says longer
+    job = RunJob(binary=build.binary, args=repro.run_args,
                  gpu_index=step.gpu_index, log=run_dir.log_path(step.cell_id),
-                 timeout=opts.run_timeout)
+                 timeout=timeout)
     t0 = time.monotonic()
     try:
         done = runtime.run(job)
@@ -284,7 +292,7 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
         return CellResult(outcome=Outcome.INFRA_ERROR, reason=exc.format_message().splitlines()[0],
                           evidence=Evidence(cause="runtime", detail=exc.format_message()),
                           run_seconds=round(time.monotonic() - t0, 3), finished=now(), **base)
-    v = classify.run_result(done.returncode, done.output, done.timed_out, opts.run_timeout,
+    v = classify.run_result(done.returncode, done.output, done.timed_out, timeout,
                             repros[step.cell.repro].expect, build.facts)
     return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
                       kit_result=v.kit_result, exit_status=done.returncode,

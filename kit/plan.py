@@ -60,6 +60,8 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
             "flags": list(repro.flags),
             "defines": repro.defines(cell.knob_map),
         }
+        if repro.kind == "python":  # its knobs set no macros: they are what it is made of
+            build["knobs"] = cell.knob_map
         if any(axis in build_axes.AXES for axis in repro.knobs):
             build["structure"] = build_axes.Structure.of(cell.arch, cell.knob_map).to_dict()
         compile_key = digest(build, 16)

@@ -15,7 +15,7 @@ from kit.yamlfile import Located
 HARNESS_DIR = "harness"
 _MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARCH = re.compile(r"^sm_\d{2,3}[af]?$")
-_KINDS = ("cuda", "cutlass_example")
+_KINDS = ("cuda", "cutlass_example", "python")
 # How an upstream example says what happened (it prints no KIT_RESULT line).
 EXAMPLE_EXPECT = {
     "passed": r"Disposition:\s*Passed",
@@ -82,6 +82,13 @@ class Repro:
     example: str = ""
     expect: dict[str, str] = field(default_factory=dict)
     units: tuple[Unit, ...] = ()  # the per_arch layout's translation units
+    # python: the script kit runs, the environment it gets ({cache}, {cuda}, {cpus} filled
+    # in), and the packages kit installs for it: axis -> pip requirement with {value}
+    script: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+    with_packages: tuple[str, ...] = ()  # what those packages import, installed beside them
+    run_timeout: float = 0.0  # seconds; 0: the run's --run-timeout
 
     def source_paths(self, cutlass_root: Path) -> list[Path]:
         if self.kind == "cutlass_example":
@@ -131,7 +138,8 @@ def load(spec_path: Path) -> Repro:
     data = yamlfile.check_keys(
         located, (), located.data,
         ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs",
-         "example", "expect", "units", "build_axes"),
+         "example", "expect", "units", "build_axes", "script", "env", "packages", "with",
+         "timeout"),
         required=("kind", "archs"),
     )
     root = spec_path.parent.resolve()  # compiles run elsewhere (cwd = build folder)
@@ -144,8 +152,17 @@ def load(spec_path: Path) -> Repro:
         if not example or Path(example).is_absolute() or ".." in Path(example).parts:
             raise located.error(("example",), "a cutlass_example needs example: DIR/FILE.cu "
                                 "(relative to CUTLASS's examples/)")
+    elif kind == "python":
+        script = str(data.get("script", ""))
+        if not script or Path(script).is_absolute() or ".." in Path(script).parts \
+                or not (root / script).is_file():
+            raise located.error(("script",), f"a python repro needs script: FILE.py inside {root}")
     elif "sources" not in data:
         raise located.error((), "missing required key 'sources'")
+    packages = _packages(located, data.get("packages") or {})
+    env = data.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(v, (str, int)) for v in env.values()):
+        raise located.error(("env",), "expected a mapping NAME -> text")
     expect = dict(EXAMPLE_EXPECT)
     for key, pattern in (data.get("expect") or {}).items():
         if key not in EXAMPLE_EXPECT:
@@ -157,6 +174,8 @@ def load(spec_path: Path) -> Repro:
             raise located.error(("expect", key), f"not a regular expression: {exc}") from None
         expect[key] = str(pattern)
     sources = _strings(located, ("sources",), data.get("sources", []))
+    if kind == "python" and "sources" not in data:
+        sources = [str(data.get("script"))]
     for i, src in enumerate(sources):
         if Path(src).is_absolute() or ".." in Path(src).parts or not (root / src).is_file():
             raise located.error(("sources", i), f"'{src}' is not a file inside {root}")
@@ -167,8 +186,12 @@ def load(spec_path: Path) -> Repro:
     raw_knobs = data.get("knobs") or {}
     if not isinstance(raw_knobs, dict):
         raise located.error(("knobs",), "expected a mapping knob -> {macro, default, values}")
-    knobs = {name: _knob(located, ("knobs", name), name, spec)
+    knobs = {name: _knob(located, ("knobs", name), name, spec, plain=kind == "python")
              for name, spec in raw_knobs.items()}
+    for axis in packages:
+        if axis not in knobs:
+            raise located.error(("packages", axis), f"'{axis}' is not one of the knobs",
+                                hint="a package's version comes from a knob's value")
     units = _units(located, root, data.get("units") or [])
     for i, axis in enumerate(_strings(located, ("build_axes",), data.get("build_axes", []))):
         if axis in knobs:
@@ -196,7 +219,31 @@ def load(spec_path: Path) -> Repro:
         example=example,
         expect=expect if kind == "cutlass_example" else {},
         units=units,
+        script=str(data.get("script", "")),
+        env={str(k): str(v) for k, v in env.items()},
+        packages=packages,
+        with_packages=tuple(_strings(located, ("with",), data.get("with", []))),
+        run_timeout=_seconds(located, data.get("timeout", 0)),
     )
+
+
+def _seconds(located: Located, raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
+        raise located.error(("timeout",), "expected seconds (a number)")
+    return float(raw)
+
+
+def _packages(located: Located, raw: object) -> dict[str, str]:
+    """axis -> pip requirement, `{value}` standing for the cell's value of that axis."""
+    if not isinstance(raw, dict):
+        raise located.error(("packages",), "expected a mapping axis -> 'name=={value}'")
+    out = {}
+    for axis, requirement in raw.items():
+        if not isinstance(requirement, str) or "{value}" not in requirement:
+            raise located.error(("packages", axis), "expected a pip requirement holding "
+                                "{value}, e.g. 'flashinfer-python=={value}'")
+        out[str(axis)] = requirement
+    return out
 
 
 def _units(located: Located, root: Path, raw: object) -> tuple[Unit, ...]:
@@ -216,7 +263,18 @@ def _units(located: Located, root: Path, raw: object) -> tuple[Unit, ...]:
     return tuple(units)
 
 
-def _knob(located: Located, keypath: tuple[str, ...], name: str, spec: object) -> Knob:
+def _knob(located: Located, keypath: tuple[str, ...], name: str, spec: object, *,
+          plain: bool = False) -> Knob:
+    """plain (a python repro): values are a list, no macros; the script reads KIT_KNOBS."""
+    if plain:
+        data = yamlfile.check_keys(located, keypath, spec, ("default", "values"),
+                                   required=("default", "values"))
+        names = _strings(located, (*keypath, "values"), data["values"])
+        knob = Knob(name=name, default=_scalar(data["default"]), values={v: () for v in names})
+        if not knob.accepts(knob.default):
+            raise located.error((*keypath, "default"), f"'{knob.default}' is not one of its "
+                                "values")
+        return knob
     data = yamlfile.check_keys(located, keypath, spec, ("macro", "default", "values", "integer"),
                                required=("default", "values"))
     macro = str(data.get("macro", ""))

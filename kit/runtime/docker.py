@@ -138,6 +138,10 @@ class DockerRuntime(Runtime):
             self.log(f"built {spec.tag}")
 
     def compile(self, job: CompileJob) -> cmd.Completed:
+        if job.repro.kind == "python":
+            raise EngineError(f"{job.repro.name} is a python repro: it runs with --runtime host "
+                              "(kit builds no image with PyTorch yet)",
+                              hint="kit matrix run --runtime host --preset prod")
         spec = self.spec(job.cell.toolchain, job.cell.cutlass)
         out_dir = job.output.parent
         out_dir.chmod(0o777)  # the container's non-root user writes the binary here

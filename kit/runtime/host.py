@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
+import sys
 
-from kit import cmd, nvcc, toolchains
+from kit import cmd, nvcc, pyrepro, toolchains
 from kit.errors import KitError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, SourceKind, Toolchain
@@ -46,6 +48,10 @@ class HostRuntime(Runtime):
     def compile(self, job: CompileJob) -> cmd.Completed:
         tc = self.resolve(job.cell.toolchain)
         job.output.parent.mkdir(parents=True, exist_ok=True)
+        if job.repro.kind == "python":
+            # KIT_PYTHON: an interpreter with what the script imports (PyTorch), if not kit's
+            return pyrepro.build(job, python=os.environ.get("KIT_PYTHON") or sys.executable,
+                                 cuda_home=tc.cuda_home)
         root = job.cutlass.root
         commands = nvcc.commands(
             nvcc=str(tc.nvcc),

@@ -146,3 +146,22 @@ def test_error_internal_from_a_stub_for_an_unregistered_kernel() -> None:
     # without the static evidence kit says only what it saw
     plain = classify.run_result(0, out, False, 60)
     assert plain.evidence.cause == "func_set_attribute_failed"
+
+
+def test_a_probes_own_stages_map_to_outcomes_with_the_note_kept() -> None:
+    line = ('KIT_RESULT {"stage": "jit", "status": "", "note": "ninja: build stopped: '
+            'subcommand failed"}')
+    v = classify.run_result(0, line, False, 60.0, {}, {})
+    assert v.outcome.value == "compile_error" and v.evidence.cause == "jit"
+    assert "ninja: build stopped" in v.reason
+    imp = classify.run_result(0, 'KIT_RESULT {"stage": "import", "note": "no torch"}', False,
+                              60.0, {}, {})
+    assert imp.outcome.value == "infra_error" and imp.evidence.cause == "import"
+
+
+def test_a_package_that_pip_cannot_find_is_an_infra_error_not_a_kernel_outcome() -> None:
+    out = ("ERROR: Could not find a version that satisfies the requirement "
+           "flashinfer-python==9.9 (from versions: 0.5.2)\n"
+           "ERROR: No matching distribution found for flashinfer-python==9.9\n")
+    v = classify.compile_failure(1, out, False)
+    assert v.outcome.value == "infra_error" and v.evidence.cause == "package_install"

@@ -1,0 +1,78 @@
+"""A Python repro's build: the packages its cell asks for, installed into the build folder,
+and a launcher that runs the script with the cell's environment.
+
+The launcher stands where a C++ repro's binary stands (`builds/<key>/bin`), so the compile
+cache, the runtimes and the classifier treat both alike: the script prints one KIT_RESULT line.
+The installed packages are part of the build, so a cell that changes a package version is a
+new build and an unchanged one is never installed twice.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from kit import cache, cmd
+from kit.nvcc import knob_string
+from kit.runtime.base import CompileJob
+
+
+def requirements(job: CompileJob) -> list[str]:
+    """The pip requirements of the cell: each package at its axis's value, then `with`."""
+    knobs = job.cell.knob_map
+    return [template.replace("{value}", knobs[axis])
+            for axis, template in job.repro.packages.items()] + list(job.repro.with_packages)
+
+
+def build(job: CompileJob, *, python: str, cuda_home: Path | None) -> cmd.Completed:
+    started = time.monotonic()
+    out = job.output.parent
+    reqs = requirements(job)
+    if reqs:
+        done = cmd.run([python, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--disable-pip-version-check", "--target", out / "site", *reqs],
+                       timeout=job.timeout, log_file=job.log)
+        if done.returncode != 0 or done.timed_out:
+            return done
+    code = out / "repro"
+    shutil.copytree(job.repro.root, code, ignore=shutil.ignore_patterns("__pycache__"))
+    job.output.write_text(launcher(job, python=python, cuda_home=cuda_home))
+    job.output.chmod(0o755)
+    return cmd.Completed(("kit", "python-build", job.repro.name), 0,
+                         f"installed: {' '.join(reqs) or '(nothing)'}\n",
+                         time.monotonic() - started)
+
+
+def launcher(job: CompileJob, *, python: str, cuda_home: Path | None) -> str:
+    fill = {"{cache}": str(cache.root()), "{cuda}": job.cell.toolchain.name,
+            "{cpus}": str(os.cpu_count() or 1)}
+    env = {"KIT_REPRO": job.repro.name, "KIT_KNOBS": knob_string(job.cell),
+           "KIT_ARCH": job.cell.arch}
+    for name, text in job.repro.env.items():
+        for key, value in fill.items():
+            text = text.replace(key, value)
+        env[name] = text
+    if cuda_home is not None:  # a JIT inside the script compiles with the cell's nvcc
+        env["CUDA_HOME"] = str(cuda_home)
+    return f"""#!{python}
+# Written by kit: runs {job.repro.name}/{job.repro.script} as the cell
+# {job.cell.label}, with the packages installed beside this file.
+import os
+import runpy
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+site = os.path.join(here, "site")
+os.environ.update({env!r})
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (site, os.environ.get("PYTHONPATH", "")) if p)  # for the script's children
+if {str(cuda_home) if cuda_home else ""!r}:
+    os.environ["PATH"] = os.path.join(os.environ["CUDA_HOME"], "bin") + os.pathsep + \\
+        os.environ.get("PATH", "")
+sys.path[:0] = [site, os.path.join(here, "repro")]
+script = os.path.join(here, "repro", {job.repro.script!r})
+sys.argv = [script, *sys.argv[1:]]
+runpy.run_path(script, run_name="__main__")
+"""

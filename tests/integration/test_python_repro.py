@@ -1,0 +1,43 @@
+"""A python repro (the production probe) through kit for real: its packages installed from
+PyPI into the build, a launcher in the binary's place, the script's KIT_RESULT classified."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from kit import classify, results
+from tests.integration.conftest import ROOT
+
+
+def test_the_prod_preset_installs_flashinfer_and_says_no_gpu_or_runs(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "kit", "matrix", "run", "--matrix",
+                           str(ROOT / "matrix.yaml"), "--preset", "prod", "--runtime", "host",
+                           "--results", str(tmp_path / "results"), "--json"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    run = results.find(tmp_path / "results", None)
+    cells = {r.axes["arch"]: r for r in run.load().results}
+    assert set(cells) == {"sm_90a", "sm_121a"}
+    for cell in cells.values():
+        assert cell.outcome.value in ("no_gpu", "skipped_arch", "ok", "wrong_result",
+                                      "init_error_internal", "infra_error"), cell.reason
+    built = Path(json.loads((run.path / "manifest.json").read_text())["cells"][0]["compile_key"])
+    from kit import cache
+    store = cache.root() / "builds" / built.name
+    assert (store / "site" / "flashinfer" / "__init__.py").is_file()
+    assert "flashinfer-python==0.5.2" in (store / "compile.log").read_text()
+
+    # The launcher is the cell's program: it runs the probe with the cell's knobs and arch.
+    ran = subprocess.run([store / "bin", "--experts", "2"], capture_output=True, text=True,
+                         timeout=600)
+    line = next(ln for ln in ran.stdout.splitlines() if ln.startswith("KIT_RESULT "))
+    data = json.loads(line.removeprefix("KIT_RESULT "))
+    assert data["knobs"] == {"flashinfer": "0.5.2", "path": "auto", "quantizer": "flashinfer"}
+    verdict = classify.run_result(ran.returncode, ran.stdout, False, 60.0, {}, {})
+    if data["stage"] == "import":  # no PyTorch in this interpreter: kit's fault, not FlashInfer's
+        assert verdict.outcome.value == "infra_error" and verdict.evidence.cause == "import"
+    else:  # PyTorch but no GPU: the probe says so
+        assert verdict.outcome.value in ("no_gpu", "skipped_arch"), verdict.reason

@@ -1,0 +1,54 @@
+"""repro.yaml for a python repro: what kit checks before anything is installed or run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kit.errors import MatrixError
+from kit.repros import load
+
+PROBE = """\
+kind: python
+script: probe.py
+archs: [sm_90a]
+packages: {flashinfer: "flashinfer-python=={value}"}
+with: [ninja]
+timeout: 3600
+env: {MAX_JOBS: "{cpus}"}
+knobs:
+  flashinfer: {default: "0.5.2", values: ["0.5.2", "0.5.3"]}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "prod"
+    folder.mkdir(exist_ok=True)
+    (folder / "probe.py").write_text("print('KIT_RESULT {}')\n")
+    (folder / "repro.yaml").write_text(text)
+    return folder / "repro.yaml"
+
+
+def test_a_python_repro_reads_its_script_packages_env_and_timeout(tmp_path: Path) -> None:
+    repro = load(write(tmp_path, PROBE))
+    assert (repro.kind, repro.script, repro.run_timeout) == ("python", "probe.py", 3600.0)
+    assert repro.packages == {"flashinfer": "flashinfer-python=={value}"}
+    assert repro.with_packages == ("ninja",) and repro.env == {"MAX_JOBS": "{cpus}"}
+    assert repro.knobs["flashinfer"].accepts("0.5.3")
+    assert repro.defines({"flashinfer": "0.5.3"}) == []  # no macros: KIT_KNOBS carries it
+
+
+@pytest.mark.parametrize(("change", "message", "line"), [
+    (("script: probe.py", "script: ../probe.py"), "needs script: FILE.py", 2),
+    (('{flashinfer: "flashinfer-python=={value}"}', '{flashnfer: "flashinfer-python=={value}"}'),
+     "'flashnfer' is not one of the knobs", 4),
+    (('{flashinfer: "flashinfer-python=={value}"}', '{flashinfer: "flashinfer-python"}'),
+     "holding {value}", 4),
+    (("timeout: 3600", "timeout: soon"), "expected seconds", 6),
+])
+def test_mistakes_name_their_line(tmp_path: Path, change: tuple[str, str], message: str,
+                                  line: int) -> None:
+    with pytest.raises(MatrixError, match=message) as info:
+        load(write(tmp_path, PROBE.replace(*change)))
+    assert f"repro.yaml:{line}:" in info.value.format_message()
