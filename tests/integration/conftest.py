@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kit import images
+from kit.errors import EngineError
+
 ROOT = Path(__file__).resolve().parents[2]
+# The Docker tests' base image: a minimal Debian from its own packages (no registry needed).
+BASE = "kit-test/bookworm:minbase"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -27,3 +37,26 @@ def selftest_project(tmp_path: Path, axes: str) -> Path:
           repro: [harness_selftest]
         """) + textwrap.indent(textwrap.dedent(axes), "  "))
     return path
+
+
+@pytest.fixture(scope="module")  # each module its own client: one test restarts dockerd
+def engine() -> Iterator[Any]:
+    """A real Docker engine with BASE imported (debootstrap, then `docker import`); skipped
+    without an engine unless KIT_REQUIRE_DOCKER is set, as CI sets it."""
+    try:
+        client = images.client()
+    except EngineError as exc:
+        if os.environ.get("KIT_REQUIRE_DOCKER"):
+            raise
+        pytest.skip(f"no Docker engine: {exc.message}")
+    if not images.exists(client, BASE):
+        rootfs = Path(f"/tmp/kit-test-rootfs-{os.getpid()}")
+        subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs),
+                        "http://deb.debian.org/debian"], check=True, capture_output=True)
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True,
+                       capture_output=True)
+        tar.wait()
+        shutil.rmtree(rootfs)
+    yield client
+    client.close()

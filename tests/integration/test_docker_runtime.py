@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,35 +19,7 @@ from kit.cli import cli
 from kit.errors import EngineError
 from kit.model import Outcome
 from kit.runtime.docker import DockerRuntime
-from tests.integration.conftest import ROOT, selftest_project
-
-BASE = "kit-test/bookworm:minbase"
-
-
-def _engine() -> Any:
-    try:
-        return images.client()
-    except EngineError as exc:
-        if os.environ.get("KIT_REQUIRE_DOCKER"):
-            raise
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    client = _engine()
-    if not images.exists(client, BASE):
-        # No registry is needed: a minimal Debian from its own packages, imported as an image.
-        root = Path(f"/tmp/kit-test-rootfs-{os.getpid()}")
-        subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(root),
-                        "http://deb.debian.org/debian"], check=True, capture_output=True)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True,
-                       capture_output=True)
-        tar.wait()
-        subprocess.run(["rm", "-rf", str(root)], check=True)
-    yield client
-    client.close()
+from tests.integration.conftest import BASE, ROOT, selftest_project
 
 
 def run_kit(*args: str) -> tuple[int, str]:

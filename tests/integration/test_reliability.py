@@ -16,7 +16,6 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +32,6 @@ from click.testing import CliRunner
 
 from kit import images, results
 from kit.cli import cli
-from kit.errors import EngineError
 from kit.execute import Options
 from kit.gpu import Gpu, GpuReport
 from kit.model import CellResult, Outcome
@@ -42,9 +40,8 @@ from kit.runtime.docker import DockerRuntime
 from kit.runtime.host import HostRuntime
 from kit.workflow import Selection
 from kit.workflow import run as workflow_run
-from tests.integration.conftest import ROOT, selftest_project
+from tests.integration.conftest import BASE, ROOT, selftest_project
 
-BASE = "kit-test/bookworm:minbase"  # the registry-free base test_docker_runtime.py builds
 SECRETS = {"GITHUB_TOKEN": "ghp_" + "K1tN3verLeaksThisT0kenAbcdef0123456789",
            "GH_TOKEN": "gho_" + "An0therT0kenThatMustN0tLeak000000000000",
            "KIT_TEST_API_KEY": "sk-kit-test-9f8e7d6c5b4a39281706"}
@@ -434,31 +431,6 @@ def test_a_full_disk_is_a_clear_error_earlier_cells_intact_and_resume_completes(
 
 
 # ------------------------------------------------------------------ Docker
-
-
-def _engine() -> Any:
-    try:
-        return images.client()
-    except EngineError as exc:
-        if os.environ.get("KIT_REQUIRE_DOCKER"):
-            raise
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    client = _engine()
-    if not images.exists(client, BASE):  # as test_docker_runtime.py makes it: no registry
-        rootfs = Path(f"/tmp/kit-test-rootfs-{os.getpid()}")
-        subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs),
-                        "http://deb.debian.org/debian"], check=True, capture_output=True)
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True,
-                       capture_output=True)
-        tar.wait()
-        shutil.rmtree(rootfs)
-    yield client
-    client.close()
 
 
 def docker_project(tmp_path: Path, axes: str) -> Path:
