@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit import cache, cutlass_src, gpu, toolchains
+from kit import cache, cmd, cutlass_src, gpu, toolchains
 from kit.errors import KitError
 from kit.model import SourceKind, Toolchain
 
@@ -18,6 +21,7 @@ class Report:
     toolchains: list[dict[str, Any]] = field(default_factory=list)
     docker: dict[str, Any] = field(default_factory=dict)
     cutlass: list[dict[str, str]] = field(default_factory=list)
+    python: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         runnable = sorted({a for g in self.gpus.gpus
@@ -29,13 +33,43 @@ class Report:
             "toolchains": self.toolchains,
             "docker": self.docker,
             "cutlass_cached": self.cutlass,
+            "python": self.python,
             "cache": str(cache.root()),
         }
 
 
 def examine() -> Report:
     return Report(gpus=gpu.detect(), toolchains=_toolchains(), docker=_docker(),
-                  cutlass=_cutlass())
+                  cutlass=_cutlass(), python=_python())
+
+
+# What python repros (the production probe) import, and what pins what: vllm pins flashinfer,
+# flashinfer bundles its own CUTLASS.
+PRODUCTION_PACKAGES = ("torch", "flashinfer-python", "vllm", "nvidia-cutlass",
+                       "nvidia-cutlass-dsl")
+_VERSIONS = ("import importlib.metadata as m, json, sys\n"
+             "def v(n):\n"
+             "    try: return m.version(n)\n"
+             "    except m.PackageNotFoundError: return None\n"
+             "print(json.dumps({'python': sys.version.split()[0], "
+             "'packages': {n: v(n) for n in sys.argv[1:]}}))")
+
+
+def _python() -> dict[str, Any]:
+    """The interpreter python repros run with (KIT_PYTHON, else kit's) and the versions of
+    the production stack it can import."""
+    exe = os.environ.get("KIT_PYTHON") or sys.executable
+    try:
+        done = cmd.run([exe, "-c", _VERSIONS, *PRODUCTION_PACKAGES], timeout=60)
+    except OSError as exc:
+        return {"interpreter": exe, "error": f"cannot start it: {exc.strerror}"}
+    if done.returncode != 0:
+        return {"interpreter": exe, "error": done.tail(2)}
+    try:
+        data: dict[str, Any] = json.loads(done.output.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"interpreter": exe, "error": done.tail(2)}
+    return {"interpreter": exe, **data}
 
 
 def _toolchains() -> list[dict[str, Any]]:
@@ -123,6 +157,13 @@ def render(report: Report) -> str:
         lines.append(f"Docker engine: not reachable: {dk.get('why')}")
         if dk.get("hint"):
             lines.append(f"  hint: {dk['hint']}")
+    py = d["python"]
+    if py.get("error"):
+        lines.append(f"python for python repros ({py['interpreter']}): broken: {py['error']}")
+    elif py:
+        have = ", ".join(f"{n} {v}" for n, v in py["packages"].items() if v) or "none"
+        lines.append(f"python {py['python']} for python repros ({py['interpreter']}): {have} "
+                     "(KIT_PYTHON picks another)")
     if d["cutlass_cached"]:
         for c in d["cutlass_cached"]:
             lines.append(f"CUTLASS {c['version']} cached at {c['folder']}")

@@ -4,6 +4,7 @@ PyPI into the build, a launcher in the binary's place, the script's KIT_RESULT c
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,19 @@ def test_the_prod_preset_installs_flashinfer_and_says_no_gpu_or_runs(tmp_path: P
         assert verdict.outcome.value == "infra_error" and verdict.evidence.cause == "import"
     else:  # PyTorch but no GPU: the probe says so
         assert verdict.outcome.value in ("no_gpu", "skipped_arch"), verdict.reason
+
+
+def test_doctor_names_the_python_that_runs_python_repros_and_its_production_stack(
+        tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "kit", "doctor", "--json"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "KIT_PYTHON": sys.executable})
+    assert done.returncode == 0, done.stderr
+    py = json.loads(done.stdout)["python"]
+    assert py["interpreter"] == sys.executable
+    assert set(py["packages"]) == {"torch", "flashinfer-python", "vllm", "nvidia-cutlass",
+                                   "nvidia-cutlass-dsl"}
+    missing = subprocess.run([sys.executable, "-m", "kit", "doctor"], capture_output=True,
+                             text=True, timeout=120,
+                             env={**os.environ, "KIT_PYTHON": str(tmp_path / "no-python")})
+    assert missing.returncode == 0
+    assert "broken: cannot start it" in missing.stdout
