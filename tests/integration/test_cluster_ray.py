@@ -79,6 +79,19 @@ def _wait_cells(root: Path, count: int, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.2)
 
 
+def _wait_compiled_on(root: Path, node: str, proc: subprocess.Popen[str]) -> None:
+    """Until a finished cell's log says the node compiled it (so losing the node later is
+    losing a node that has worked, whatever order Ray happened to start things in)."""
+    deadline = time.monotonic() + 240
+    while not any(node in COMPILED_ON.findall(log.read_text(errors="replace"))
+                  for cell in root.glob("*/cells/*.json")
+                  for log in [cell.parent.parent / "logs" / f"{cell.stem}.log"]
+                  if log.is_file()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"no cell compiled on {node} after 240 s"
+        time.sleep(0.2)
+
+
 def _node_ids(status: dict[str, Any], compiler: str = "a") -> dict[str, str]:
     """Which live Ray node is which, from the resources each advertises."""
     out = {}
@@ -131,13 +144,13 @@ def test_a_matrix_spreads_over_ray_nodes_and_loses_no_cell_with_a_node(
     if not gpu.detect().present:  # advertised, but NVML sees no GPU: kit runs nothing there
         assert nodes[ids["b"]]["gpus"] == [] and nodes[ids["b"]]["runnable_archs"] == []
 
-    # The run: `a` is lost after the first finished cell, `b` after the fifth.
+    # The run: `a` is lost once a cell it compiled has finished, `b` after the fifth cell.
     argv = [sys.executable, "-m", "kit", "matrix", "run", "--cluster", c.address,
             "--runtime", "host", "--matrix", str(matrix), "--results", str(root), "--json"]
     proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _wait_cells(root, 1, proc)
+        _wait_compiled_on(root, ids["a"][:8], proc)
         c.kill_raylet("a")
         _wait_cells(root, 5, proc)
         c.kill_raylet("b")

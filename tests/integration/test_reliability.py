@@ -315,9 +315,7 @@ def test_shell_looking_values_reach_nvcc_as_plain_argv_or_are_refused(
         f"a;touch {marks['semi']}": '"a;b"',  # a `;` in a knob value's name
         "nl": f'"x\ntouch {marks["newline"]}"',  # a newline in the macro's text
         "semi_text": f'"a;touch {marks["semi"]};b"',  # a `;` in the macro's text
-        "subst": f'"$(touch {marks["subst"]})"',  # nvcc's own /bin/sh would run these
-        "tick": f'"`touch {marks["tick"]}`"',
-        f"$(touch {marks['name']})": '"x"',
+        f"$(touch {marks['name']})": '"x"',  # nvcc's own /bin/sh would run this one
     }
     matrix = faults_project(tmp_path, texts=texts, axes={"mode": ["ok"], "text": list(texts)})
     code, out = run_kit("matrix", "run", "--runtime", "host", "--matrix", str(matrix),
@@ -327,13 +325,27 @@ def test_shell_looking_values_reach_nvcc_as_plain_argv_or_are_refused(
     run = results.find(tmp_path / "results", None)
     cells = by_mode(run, "text")
     assert len(cells) == len(texts)
-    for name in ("subst", "tick", f"$(touch {marks['name']})"):
-        assert cells[name].outcome is Outcome.INFRA_ERROR, cells[name]
-        assert "runs its steps through /bin/sh" in cells[name].reason
-    for name in (f"a;touch {marks['semi']}", "semi_text", "nl"):
-        assert cells[name].outcome in (Outcome.NO_GPU, Outcome.COMPILE_ERROR), cells[name]
+    # A value reaching KIT_KNOBS with a `$`: refused before nvcc starts, the rest of the run on.
+    name = cells[f"$(touch {marks['name']})"]
+    assert name.outcome is Outcome.INFRA_ERROR, name
+    assert "runs its steps through /bin/sh" in name.reason
+    for value in (f"a;touch {marks['semi']}", "semi_text", "nl"):
+        assert cells[value].outcome in (Outcome.NO_GPU, Outcome.COMPILE_ERROR), cells[value]
     log = run.log_path(cells["semi_text"].cell_id).read_text()
     assert f"'-DKIT_TEXT=\"a;touch {marks['semi']};b\"'" in log  # one argv element, as given
+
+    # A macro text nvcc's shell would expand is refused where it is written, at its line.
+    for key, text in (("subst", f'"$(touch {marks["subst"]})"'),
+                      ("tick", f'"`touch {marks["tick"]}`"')):
+        project = tmp_path / key
+        project.mkdir()
+        matrix = faults_project(project, texts={key: text}, axes={"mode": ["ok"], "text": [key]})
+        code, out = run_kit("matrix", "run", "--runtime", "host", "--matrix", str(matrix),
+                            "--results", str(project / "results"))
+        assert code == 2, out
+        assert "repro.yaml:" in out and f"knobs.text.values.{key}.KIT_TEXT" in out
+        assert "which nvcc's shell would expand" in out
+    assert not [m.name for m in marks.values() if m.exists()]
 
 
 # ------------------------------------------------------------------ memory
