@@ -128,7 +128,7 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
     results: list[CellResult] = []
     reporter.start(len(todo), f"{len(by_key)} builds, up to {cores} at a time in "
                               f"{sched.budget_gb:.0f} GB")
-    done = 0
+    done = hits = 0
     compile_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="nvcc")
     gpu_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu")  # one run at a time
     builds: dict[Future[Build], _Job] = {}
@@ -146,6 +146,7 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                     sched.done(job)
                     build: Build = fut.result()
                     _learn(job, build)
+                    hits += build.cached
                     # Runs go to the GPU thread, while compiles go on.
                     for step in job.group:
                         runs[gpu_pool.submit(_finish, step, build, repros, runtime, run_dir,
@@ -170,6 +171,9 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
         compile_pool.shutdown(wait=True, cancel_futures=True)
         gpu_pool.shutdown(wait=True, cancel_futures=True)
         reporter.stop()
+    if by_key:
+        reporter.note(f"compile cache: {hits} of {len(by_key)} builds reused, "
+                      f"{len(by_key) - hits} compiled")
     return results
 
 
