@@ -34,6 +34,8 @@ def render(b: Bisection, *, title: str) -> str:
     for i, p in enumerate(b.probes, 1):
         changed = ", ".join(f"{a}={v}" for a, v in p.values.items()
                             if v != g.values.get(a)) or "(the good cell)"
+        if p.values == bad.values and i > 2:  # a probe that lands on an end reuses its result
+            changed += " (the bad cell)"
         seen = f" ({', '.join(p.seen)})" if len(set(p.seen)) > 1 else ""
         lines.append(f"| {i} | {changed} | {p.outcome}{seen} | `{p.cell_id}` |")
     repeats = max((len(p.seen) for p in b.probes), default=1)
