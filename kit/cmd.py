@@ -44,6 +44,7 @@ class Completed:
     seconds: float
     timed_out: bool = False
     peak_rss_kb: int | None = None
+    node: str = ""  # the cluster node it ran on ("" on this machine)
 
     @property
     def signal(self) -> int | None:

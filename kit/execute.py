@@ -299,5 +299,5 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
     v = classify.run_result(done.returncode, done.output, done.timed_out, timeout,
                             repros[step.cell.repro].expect, build.facts)
     return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
-                      kit_result=v.kit_result, exit_status=done.returncode,
+                      kit_result=v.kit_result, exit_status=done.returncode, node=done.node,
                       run_seconds=round(done.seconds, 3), finished=now(), **base)

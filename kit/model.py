@@ -182,6 +182,7 @@ class CellResult:
     compile_cached: bool = False
     binary: str = ""  # compile key of the binary that ran
     binary_facts: dict[str, Any] = field(default_factory=dict)  # kit.binary.inspect
+    node: str = ""  # the cluster node the cell ran on ("" when it ran where kit runs)
     started: str = ""
     finished: str = ""
 

@@ -298,7 +298,7 @@ class RayRuntime(Runtime):
                      f"(cc {ans.gpu.cc_text})]\n{ans.log}")
         with self._lock:
             self._ran[ans.node_id].append(job.log.stem)
-        return ans.completed
+        return dataclasses.replace(ans.completed, node=f"{ans.host}/{ans.node_id[:8]}")
 
     def _image_for_tag(self, tag: str) -> images.ImageSpec | None:
         """The recipe of the image a binary was built in, so a node without it builds it."""

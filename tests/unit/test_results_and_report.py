@@ -235,3 +235,12 @@ def test_a_full_disk_is_a_clear_error_and_earlier_cells_stay(tmp_path: Path,
     monkeypatch.undo()
     assert [r.cell_id for r in run.load().results] == [first.cell_id]
     assert not list(run.cells_dir.glob(".*"))  # the half-written file is gone
+
+
+def test_the_cluster_node_a_cell_ran_on_is_stored_with_it(tmp_path: Path) -> None:
+    run = results.RunDir(tmp_path / "run")
+    cell = CellResult(cell_id="c-1", label="c", axes={"repro": "r"}, outcome=Outcome.OK,
+                      node="spark-1/3f2a9c1e")
+    run.save(cell)
+    (back,) = run.load().results
+    assert back.node == "spark-1/3f2a9c1e" and back == cell
