@@ -238,9 +238,12 @@ def test_a_full_disk_is_a_clear_error_and_earlier_cells_stay(tmp_path: Path,
 
 
 def test_the_cluster_node_a_cell_ran_on_is_stored_with_it(tmp_path: Path) -> None:
-    run = results.RunDir(tmp_path / "run")
-    cell = CellResult(cell_id="c-1", label="c", axes={"repro": "r"}, outcome=Outcome.OK,
+    run = results.create(tmp_path)
+    axes = {"repro": "r", "cuda": "cuda13.0", "cutlass": "4.2", "arch": "sm_121a"}
+    cell = CellResult(cell_id="c-1", label="c", axes=axes, outcome=Outcome.OK,
                       node="spark-1/3f2a9c1e")
     run.save(cell)
-    (back,) = run.load().results
+    loaded = run.load()
+    assert not loaded.broken, loaded.broken
+    (back,) = loaded.results
     assert back.node == "spark-1/3f2a9c1e" and back == cell
