@@ -4,7 +4,9 @@ running again (`kit matrix run --rerun` does not).
 A cell id is the hash of everything that makes the cell (toolchain identity, CUTLASS
 identity, sources, flags, knobs, run arguments), so an earlier result under the same id is the
 same experiment, provided it ran on the same machine: the same runtime and the same GPUs and
-driver. infra_error results are never reused: they say nothing about the kernel.
+driver. Never carried over: infra_error (it says nothing about the kernel), a compile cut
+short by memory or time, and a result whose binary an older kit inspected (its facts, and the
+cause read from them, may have changed).
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from typing import Any
 
 from kit import binary
 from kit.results import RunDir, final
-
-NEVER_REUSED = ("infra_error",)
-
 
 def fingerprint(manifest: dict[str, Any]) -> str:
     """What must match for a result to carry over: the runtime kind and the GPUs."""
