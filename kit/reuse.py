@@ -19,6 +19,7 @@ from typing import Any
 from kit import binary
 from kit.results import RunDir, final
 
+
 def fingerprint(manifest: dict[str, Any]) -> str:
     """What must match for a result to carry over: the runtime kind and the GPUs."""
     runtime = str(manifest.get("runtime", "")).split(" ", 1)[0]
