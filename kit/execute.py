@@ -115,6 +115,8 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
     kept = len(steps) - len(todo)
     if kept:
         reporter.note(f"resuming {run_dir.run_id}: {kept} finished cells kept, {len(todo)} to do")
+    if not todo:
+        return []
     by_key: dict[str, list[Step]] = defaultdict(list)
     for s in todo:
         by_key[s.compile_key].append(s)
