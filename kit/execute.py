@@ -205,7 +205,8 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
     try:
         job = CompileJob(cell=step.cell, repro=repros[step.cell.repro],
                          cutlass=cutlass[step.cell.cutlass.name], output=tmp / "bin",
-                         log=tmp / "compile.log", timeout=opts.compile_timeout)
+                         log=tmp / "compile.log", timeout=opts.compile_timeout,
+                         objects_key=step.inputs_key)
         try:
             done = runtime.compile(job)
         except KitError as exc:  # the toolchain or engine failed: not the kernel's fault
@@ -222,6 +223,8 @@ def _build(step: Step, repros: dict[str, Repro], cutlass: dict[str, ResolvedCutl
         shutil.copyfile(tmp / "compile.log", log)
         transient = verdict is not None and (verdict.evidence.cause in ("oom", "timeout")
                                              or verdict.outcome is Outcome.INFRA_ERROR)
+        for obj in tmp.glob("*.o"):  # translation units live in the object cache
+            obj.unlink()
         if not transient:
             write_json(tmp / "meta.json", meta)
             try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kit.build import Structure, tu_arch
+from kit.build import AXES, Structure, tu_arch
 from kit.gpu import parse_arch
 from kit.model import Cell
 from kit.repros import Repro
@@ -23,7 +23,10 @@ def gencode(arch: str) -> list[str]:
 
 
 def knob_string(cell: Cell) -> str:
-    return ",".join(f"{k}={v}" for k, v in cell.knobs)
+    """The knobs the source sees (KIT_KNOBS). Build axes are left out: they are how the
+    source is built, not what it is, and a unit's object stays the same whatever its link
+    order (kit.objects shares it)."""
+    return ",".join(f"{k}={v}" for k, v in cell.knobs if k not in AXES)
 
 
 def defines(cell: Cell, repro: Repro) -> list[str]:

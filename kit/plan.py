@@ -42,6 +42,9 @@ class Step:
     run: RunDecision
     reason: str  # why it will not run, when it will not
     gpu_index: int | None = None
+    # what a translation unit's object depends on beside its nvcc line (toolchain, CUTLASS,
+    # sources): cells that differ only in link order share their objects
+    inputs_key: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"cell_id": self.cell_id, "axes": self.cell.axes, "compile_key": self.compile_key,
@@ -73,7 +76,9 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
             decision = RunDecision.SKIPPED_ARCH
         else:
             decision = RunDecision.NO_GPU
+        inputs_key = digest({k: build[k] for k in ("toolchain", "cutlass", "source")}, 16)
         steps.append(Step(cell=cell, cell_id=cell_id, compile_key=compile_key, run=decision,
+                          inputs_key=inputs_key,
                           reason=reason, gpu_index=gpu.index if gpu else None))
     return steps
 

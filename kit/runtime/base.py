@@ -13,6 +13,7 @@ from kit import cmd
 from kit.cutlass_src import ResolvedCutlass
 from kit.gpu import GpuReport
 from kit.model import Cell, CutlassSource, Toolchain
+from kit.objects import ObjectCache
 from kit.repros import Repro
 
 
@@ -24,6 +25,7 @@ class CompileJob:
     output: Path  # where the binary must land (on the host)
     log: Path
     timeout: float
+    objects_key: str = ""  # set: `nvcc -c` objects are cached under it (kit.objects)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,9 +38,10 @@ class RunJob:
 
 
 def run_commands(commands: Sequence[list[str]], one: Callable[[list[str], float], cmd.Completed],
-                 *, timeout: float) -> cmd.Completed:
+                 *, timeout: float, objects: ObjectCache | None = None) -> cmd.Completed:
     """Run a build's commands in order under one time limit; stop at the first that fails.
-    What they printed is joined, as a person running them one after another would see."""
+    What they printed is joined, as a person running them one after another would see. With
+    `objects`, a `-c` step whose object is cached is not run again."""
     for argv in commands:  # before any runs: nvcc hands its arguments to /bin/sh
         cmd.refuse_shell_text(argv)
     started = time.monotonic()
@@ -47,7 +50,11 @@ def run_commands(commands: Sequence[list[str]], one: Callable[[list[str], float]
     peak = 0
     for argv in commands:
         left = max(1.0, timeout - (time.monotonic() - started))
-        done = one(argv, left)
+        done = objects.reuse(argv) if objects else None
+        if done is None:
+            done = one(argv, left)
+            if objects and done.returncode == 0 and not done.timed_out:
+                objects.keep(argv)
         outputs.append(done.output)
         peak = max(peak, done.peak_rss_kb or 0)
         if done.returncode != 0 or done.timed_out:
@@ -55,6 +62,12 @@ def run_commands(commands: Sequence[list[str]], one: Callable[[list[str], float]
     assert done is not None, "a build has at least one command"
     return cmd.Completed(done.argv, done.returncode, "".join(outputs),
                          time.monotonic() - started, done.timed_out, peak or None)
+
+
+def objects_of(job: CompileJob) -> ObjectCache | None:
+    """The job's object cache (its objects land next to its binary), if it has a key."""
+    return ObjectCache(job.output.parent, job.objects_key, job.log) if job.objects_key \
+        else None
 
 
 class Runtime(abc.ABC):

@@ -23,7 +23,7 @@ from kit import cache, cmd, images, nvcc
 from kit.errors import EngineError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, Toolchain
-from kit.runtime.base import CompileJob, RunJob, Runtime, run_commands
+from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_commands
 
 CUDA = PurePosixPath("/opt/cuda")
 REPROS = PurePosixPath("/kit/repros")
@@ -166,7 +166,7 @@ class DockerRuntime(Runtime):
         try:
             done = run_commands(commands, lambda argv, left: self._container(
                 spec.tag, argv, volumes=volumes, timeout=left, log=job.log, workdir=str(OUT)),
-                timeout=job.timeout)
+                timeout=job.timeout, objects=objects_of(job))
         finally:
             out_dir.chmod(0o755)
         (out_dir / "image").write_text(spec.tag)  # runs use the image that built it

@@ -10,7 +10,7 @@ from kit import cmd, nvcc, pyrepro, toolchains
 from kit.errors import KitError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, SourceKind, Toolchain
-from kit.runtime.base import CompileJob, RunJob, Runtime, run_commands
+from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_commands
 from kit.toolchains import ResolvedToolchain
 
 
@@ -66,7 +66,7 @@ class HostRuntime(Runtime):
         )
         return run_commands(commands, lambda argv, left: cmd.run(
             argv, cwd=job.output.parent, timeout=left, log_file=job.log, measure_memory=True),
-            timeout=job.timeout)
+            timeout=job.timeout, objects=objects_of(job))
 
     def run(self, job: RunJob) -> cmd.Completed:
         env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
