@@ -340,6 +340,7 @@ def _cells_for(matrix: Matrix, combo: Combo, axes_key: KeyPath) -> list[Cell]:
                                 f"repro {repro.name} has no {name} '{value}'",
                                 hint=f"values: {knob.describe_values()}")
         knobs[name] = value
+    knobs = repro.pinned(knobs)
     return [
         Cell(repro=repro.name, toolchain=matrix.toolchains[tc_name],
              cutlass=matrix.cutlass[cl_name], arch=a, knobs=tuple(sorted(knobs.items())))

@@ -89,6 +89,15 @@ class Repro:
     packages: dict[str, str] = field(default_factory=dict)
     with_packages: tuple[str, ...] = ()  # what those packages import, installed beside them
     run_timeout: float = 0.0  # seconds; 0: the run's --run-timeout
+    # axis -> value -> {other axis: value}: choosing vllm=0.11.0 uses vLLM's flashinfer pin
+    pins: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+
+    def pinned(self, knobs: dict[str, str]) -> dict[str, str]:
+        """The knob values with every pin applied (a pinning axis wins over the pinned)."""
+        out = dict(knobs)
+        for axis, by_value in self.pins.items():
+            out |= by_value.get(out.get(axis, ""), {})
+        return out
 
     def source_paths(self, cutlass_root: Path) -> list[Path]:
         if self.kind == "cutlass_example":
@@ -139,7 +148,7 @@ def load(spec_path: Path) -> Repro:
         located, (), located.data,
         ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs",
          "example", "expect", "units", "build_axes", "script", "env", "packages", "with",
-         "timeout"),
+         "timeout", "pins"),
         required=("kind", "archs"),
     )
     root = spec_path.parent.resolve()  # compiles run elsewhere (cwd = build folder)
@@ -224,7 +233,30 @@ def load(spec_path: Path) -> Repro:
         packages=packages,
         with_packages=tuple(_strings(located, ("with",), data.get("with", []))),
         run_timeout=_seconds(located, data.get("timeout", 0)),
+        pins=_pins(located, data.get("pins") or {}, knobs),
     )
+
+
+def _pins(located: Located, raw: object, knobs: dict[str, Knob]
+          ) -> dict[str, dict[str, dict[str, str]]]:
+    """pins: {axis: {value: {other_axis: value}}}, every name and value a knob's."""
+    if not isinstance(raw, dict):
+        raise located.error(("pins",), "expected a mapping axis -> {value: {axis: value}}")
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for axis, by_value in raw.items():
+        where: tuple[str, ...] = ("pins", str(axis))
+        if axis not in knobs or not isinstance(by_value, dict):
+            raise located.error(where, f"'{axis}' is not one of the knobs, or maps no values")
+        out[str(axis)] = {}
+        for value, settings in by_value.items():
+            if not knobs[axis].accepts(str(value)) or not isinstance(settings, dict):
+                raise located.error((*where, str(value)), f"'{value}' is not a value of {axis}")
+            for other, pinned in settings.items():
+                if other not in knobs or not knobs[other].accepts(str(pinned)):
+                    raise located.error((*where, str(value), str(other)),
+                                        f"{other}={pinned} is not a knob value")
+            out[str(axis)][str(value)] = {str(k): str(v) for k, v in settings.items()}
+    return out
 
 
 def _seconds(located: Located, raw: object) -> float:

@@ -256,5 +256,5 @@ def one_cell(matrix_path: Path, name: str, defines: tuple[str, ...], cuda: str |
     if target not in repro.archs:
         raise UsageError(f"{name} is written for {', '.join(repro.archs)}, not {target}")
     return m, Cell(repro=name, toolchain=m.toolchains[tc], cutlass=m.cutlass[cl], arch=target,
-                   knobs=tuple(sorted(knobs.items())))
+                   knobs=tuple(sorted(repro.pinned(knobs).items())))
 

@@ -52,3 +52,15 @@ def test_mistakes_name_their_line(tmp_path: Path, change: tuple[str, str], messa
     with pytest.raises(MatrixError, match=message) as info:
         load(write(tmp_path, PROBE.replace(*change)))
     assert f"repro.yaml:{line}:" in info.value.format_message()
+
+
+def test_a_pinning_axis_sets_the_pinned_one_and_mistakes_are_refused(tmp_path: Path) -> None:
+    pinned = PROBE + ('  vllm: {default: none, values: [none, main]}\n'
+                      'pins:\n  vllm:\n    main: {flashinfer: "0.5.3"}\n')
+    repro = load(write(tmp_path, pinned))
+    assert repro.pinned({"flashinfer": "0.5.2", "vllm": "main"}) == {
+        "flashinfer": "0.5.3", "vllm": "main"}
+    assert repro.pinned({"flashinfer": "0.5.2", "vllm": "none"})["flashinfer"] == "0.5.2"
+    with pytest.raises(MatrixError, match=r"flashinfer=9\.9 is not a knob value") as info:
+        load(write(tmp_path, pinned.replace('"0.5.3"}', '"9.9"}')))
+    assert "pins.vllm.main.flashinfer" in info.value.format_message()
