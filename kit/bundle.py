@@ -67,7 +67,7 @@ def texts(run: RunDir, repros: dict[str, Repro]) -> dict[str, str]:
 
 
 def _standalone(r: CellResult, repros: dict[str, Repro]) -> str | None:
-    """The failing cell as one .cu, for repros written as a single source."""
+    """The failing cell as one .cu, for repros written (and built) as a single source."""
     repro = repros.get(r.axes.get("repro", ""))
     if repro is None or repro.kind != "cuda" or len(repro.sources) != 1:
         return None
@@ -76,4 +76,7 @@ def _standalone(r: CellResult, repros: dict[str, Repro]) -> str | None:
                 toolchain=Toolchain(name=r.axes["cuda"], kind=SourceKind.HOST, ref="auto"),
                 cutlass=CutlassSource(name=r.axes["cutlass"], kind=CutlassKind.PATH, ref=""),
                 arch=r.axes["arch"], knobs=knobs)
-    return export.standalone(repro, cell, r.axes["cutlass"])
+    try:
+        return export.standalone(repro, cell, r.axes["cutlass"])
+    except ValueError:  # a multi-TU build: no single .cu stands for it
+        return None
