@@ -572,7 +572,10 @@ def repro_export(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: s
                  cutlass: str | None, arch: str | None, output: Path | None) -> None:
     """One standalone .cu: harness inlined, knobs fixed, nvcc line in its header."""
     m, cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch)
-    text = export.standalone(m.repros[name], cell, cell.cutlass.ref)
+    try:
+        text = export.standalone(m.repros[name], cell, cell.cutlass.ref)
+    except ValueError as exc:  # not one translation unit: nothing to export as one file
+        raise UsageError(str(exc)) from None
     if output is None:
         click.echo(text, nl=False)
     else:

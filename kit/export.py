@@ -14,8 +14,10 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"(kit_harness\.h)"\s*$', re.MULTILINE)
 
 
 def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
-    if repro.kind != "cuda" or len(repro.sources) != 1 or Structure.of(
-            cell.arch, cell.knob_map).per_arch:
+    if repro.kind != "cuda":
+        raise ValueError(f"{repro.name} is a {repro.kind} repro: export writes one CUDA "
+                         "source; run it with `kit repro run`")
+    if len(repro.sources) != 1 or Structure.of(cell.arch, cell.knob_map).per_arch:
         raise ValueError(f"{repro.name}: export writes one translation unit; this cell is a "
                          "multi-file build (use tu_layout=single or `kit repro run`)")
     source = (repro.root / repro.sources[0]).read_text()
