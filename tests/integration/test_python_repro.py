@@ -36,7 +36,8 @@ def test_the_prod_preset_installs_flashinfer_and_says_no_gpu_or_runs(tmp_path: P
                          timeout=600)
     line = next(ln for ln in ran.stdout.splitlines() if ln.startswith("KIT_RESULT "))
     data = json.loads(line.removeprefix("KIT_RESULT "))
-    assert data["knobs"] == {"flashinfer": "0.5.2", "path": "auto", "quantizer": "flashinfer"}
+    assert data["knobs"] == {"flashinfer": "0.5.2", "path": "auto", "quantizer": "flashinfer",
+                             "vllm": "none"}
     verdict = classify.run_result(ran.returncode, ran.stdout, False, 60.0, {}, {})
     if data["stage"] == "import":  # no PyTorch in this interpreter: kit's fault, not FlashInfer's
         assert verdict.outcome.value == "infra_error" and verdict.evidence.cause == "import"
