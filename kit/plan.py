@@ -14,6 +14,7 @@ from typing import Any
 
 from kit import build as build_axes
 from kit import gpu as gpumod
+from kit import pyrepro
 from kit.model import Cell, Outcome, digest
 from kit.repros import Repro
 
@@ -65,6 +66,7 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
         }
         if repro.kind == "python":  # its knobs set no macros: they are what it is made of
             build["knobs"] = cell.knob_map
+            build["launcher"] = pyrepro.LAUNCHER_VERSION
         if any(axis in build_axes.AXES for axis in repro.knobs):
             build["structure"] = build_axes.Structure.of(cell.arch, cell.knob_map).to_dict()
         compile_key = digest(build, 16)

@@ -18,6 +18,9 @@ from kit import cache, cmd
 from kit.nvcc import knob_string
 from kit.runtime.base import CompileJob
 
+# Part of a python build's key: a launcher written by another kit is written again.
+LAUNCHER_VERSION = 2
+
 
 def requirements(job: CompileJob) -> list[str]:
     """The pip requirements of the cell: each package at its axis's value, then `with`."""
@@ -54,8 +57,11 @@ def launcher(job: CompileJob, *, python: str, cuda_home: Path | None) -> str:
         for key, value in fill.items():
             text = text.replace(key, value)
         env[name] = text
+    path_line = ""
     if cuda_home is not None:  # a JIT inside the script compiles with the cell's nvcc
         env["CUDA_HOME"] = str(cuda_home)
+        path_line = ('os.environ["PATH"] = os.path.join(os.environ["CUDA_HOME"], "bin") + '
+                     'os.pathsep + os.environ.get("PATH", "")\n')
     return f"""#!{python}
 # Written by kit: runs {job.repro.name}/{job.repro.script} as the cell
 # {job.cell.label}, with the packages installed beside this file.
@@ -68,10 +74,7 @@ site = os.path.join(here, "site")
 os.environ.update({env!r})
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (site, os.environ.get("PYTHONPATH", "")) if p)  # for the script's children
-if {str(cuda_home) if cuda_home else ""!r}:
-    os.environ["PATH"] = os.path.join(os.environ["CUDA_HOME"], "bin") + os.pathsep + \\
-        os.environ.get("PATH", "")
-sys.path[:0] = [site, os.path.join(here, "repro")]
+{path_line}sys.path[:0] = [site, os.path.join(here, "repro")]
 script = os.path.join(here, "repro", {job.repro.script!r})
 sys.argv = [script, *sys.argv[1:]]
 runpy.run_path(script, run_name="__main__")
