@@ -188,7 +188,8 @@ def ensure(docker_client: Any, spec: ImageSpec, log: Callable[[str], None]) -> b
         lines.append(line)
         log(line)
     if not exists(docker_client, spec.tag):
-        raise EngineError(f"building {spec.tag} failed:\n" + "\n".join(lines[-25:]),
+        why = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), "")
+        raise EngineError(f"building {spec.tag} failed: {why}\n" + "\n".join(lines[-25:]),
                           hint="check the base image (--base) is present or pullable, "
                                "or run on the host toolchains with --runtime host")
     return True

@@ -98,6 +98,7 @@ class DockerRuntime(Runtime):
         self._specs: dict[tuple[str, str], images.ImageSpec] = {}
         self._lock = threading.Lock()
         self._runners: dict[tuple[str, int], Any] = {}
+        self._unbuilt: dict[str, EngineError] = {}  # image tag -> why it could not be built
 
     def describe(self) -> str:
         access = self.access()
@@ -134,7 +135,12 @@ class DockerRuntime(Runtime):
 
     def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
         spec = self.spec(tc, cutlass)
-        if images.ensure(self.client, spec, self.log):
+        try:
+            built = images.ensure(self.client, spec, self.log)
+        except EngineError as exc:  # each of its cells then says why, not "no such image"
+            self._unbuilt[spec.tag] = exc
+            raise
+        if built:
             self.log(f"built {spec.tag}")
 
     def compile(self, job: CompileJob) -> cmd.Completed:
@@ -143,6 +149,8 @@ class DockerRuntime(Runtime):
                               "(kit builds no image with PyTorch yet)",
                               hint="kit matrix run --runtime host --preset prod")
         spec = self.spec(job.cell.toolchain, job.cell.cutlass)
+        if spec.tag in self._unbuilt:
+            raise self._unbuilt[spec.tag]
         out_dir = job.output.parent
         out_dir.chmod(0o777)  # the container's non-root user writes the binary here
         repros_host = job.repro.root.parent

@@ -173,3 +173,16 @@ def test_runs_are_execs_in_one_locked_down_runner_container(engine: Any, rt: Doc
 
     rt.close()
     assert not engine.containers.list(all=True, filters={"label": f"io.kit.session={rt.session}"})
+
+
+def test_an_image_that_cannot_be_built_is_why_its_cells_fail(engine: Any, tmp_path: Path) -> None:
+    matrix = selftest_project(tmp_path, "arch: [sm_90a]\nmode: [ok]\n")
+    (tmp_path / "Dockerfile").symlink_to(ROOT / "Dockerfile")
+    code, out = run_kit("matrix", "run", "--matrix", str(matrix), "--runtime", "docker",
+                        "--base", "kit-test/no-such-base:none", "--results",
+                        str(tmp_path / "results"), "--json")
+    assert code == 0, out
+    (cell,) = results.find(tmp_path / "results", None).load().results
+    assert cell.outcome is Outcome.INFRA_ERROR
+    assert cell.reason.startswith("building kit/") and "No such image" not in cell.reason
+    assert "--runtime host" in cell.evidence.detail  # the hint travels with it
