@@ -34,9 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kit import cmd, execute, nvcc, plan, workflow  # noqa: E402
+from kit import cmd, execute, plan, workflow  # noqa: E402
 from kit.cli import cli  # noqa: E402
 from kit.progress import Reporter  # noqa: E402
+from kit.runtime.base import CompileJob  # noqa: E402
 from kit.runtime.host import HostRuntime  # noqa: E402
 
 BENCH_PROJECT = ROOT / "bench" / "project"
@@ -123,14 +124,11 @@ def _serial(steps: list[plan.Step], m: Any, resolved: Any, rt: HostRuntime,
     for i, step in enumerate(steps):
         folder = out / str(i)
         folder.mkdir(parents=True)
-        cut = resolved[step.cell.cutlass.name]
         repro = m.repros[step.cell.repro]
-        commands = nvcc.commands(
-            nvcc=str(rt.resolve(step.cell.toolchain).nvcc), cell=step.cell, repro=repro,
-            place=str, include_dirs=[str(p) for p in (*cut.include_dirs,
-                                                      *repro.include_dirs(cut.root))],
-            link_args=rt.resolve(step.cell.toolchain).link_args(),
-            output=str(folder / "bin"), cutlass_root=cut.root)
+        commands = rt.commands(CompileJob(cell=step.cell, repro=repro,
+                                          cutlass=resolved[step.cell.cutlass.name],
+                                          output=folder / "bin", log=folder / "log",
+                                          timeout=1800))
         t0 = time.monotonic()
         peak = 0
         for argv in commands:

@@ -125,7 +125,7 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
     jobs = [_Job(group, history.predict(past, history.recipe_key(g0.cell.repro, key),
                                         g0.cell.repro, opts.compile_gb))
             for key, group in by_key.items() for g0 in group[:1]]
-    cores = opts.jobs or os.cpu_count() or 1
+    cores = parallel_jobs(opts)
     sched = Scheduler(jobs, cores=cores, budget_gb=memory_budget_gb(opts))
     results: list[CellResult] = []
     reporter.start(len(todo), f"{len(by_key)} builds, up to {cores} at a time in "

@@ -189,10 +189,7 @@ class DockerRuntime(Runtime):
         runner = self._runner(self._tag_for_binary(job), job.gpu_index)
         inside = BUILDS / job.binary.resolve().relative_to(builds.resolve()).as_posix()
         argv = ["timeout", "--signal=KILL", f"{job.timeout:g}", str(inside), *job.args]
-        env = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
-        if self.access().mode != "nvidia-container-toolkit":
-            env |= {"CUDA_VISIBLE_DEVICES": str(job.gpu_index),
-                    "LD_LIBRARY_PATH": str(DRIVER_DIR)}
+        _, env = self._gpu(job.gpu_index)
         started = time.monotonic()
         try:
             made = self.client.api.exec_create(runner.id, argv, environment=env, user=USER,
@@ -220,15 +217,9 @@ class DockerRuntime(Runtime):
         with self._lock:
             if key in self._runners:
                 return self._runners[key]
-            access = self.access()
-            extra: dict[str, Any] = {"devices": access.devices}
-            if access.mode == "nvidia-container-toolkit":
-                from docker.types import DeviceRequest
-
-                extra["device_requests"] = [DeviceRequest(device_ids=[str(gpu_index)],
-                                                          capabilities=[["gpu"]])]
+            extra, _ = self._gpu(gpu_index)
             volumes = {str(cache.root() / "builds"): {"bind": str(BUILDS), "mode": "ro"},
-                       **access.volumes}
+                       **self.access().volumes}
             try:
                 runner = self.client.containers.create(
                     image, ["sleep", "infinity"], volumes=volumes, working_dir="/tmp",
@@ -242,22 +233,26 @@ class DockerRuntime(Runtime):
 
     def _run_in_own_container(self, job: RunJob) -> cmd.Completed:
         store = job.binary.parent
-        access = self.access()
         spec_tag = self._tag_for_binary(job)
-        volumes = {str(store): {"bind": str(BIN), "mode": "ro"}, **access.volumes}
+        volumes = {str(store): {"bind": str(BIN), "mode": "ro"}, **self.access().volumes}
+        extra, env = self._gpu(job.gpu_index)
+        return self._container(spec_tag, [str(BIN / job.binary.name), *job.args],
+                               volumes=volumes, timeout=job.timeout, log=job.log,
+                               workdir="/tmp", env=env, **extra)
+
+    def _gpu(self, gpu_index: int) -> tuple[dict[str, Any], dict[str, str]]:
+        """How a container gets GPU `gpu_index`: its create() arguments and environment."""
+        access = self.access()
         extra: dict[str, Any] = {"devices": access.devices}
         env = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         if access.mode == "nvidia-container-toolkit":
             from docker.types import DeviceRequest
 
-            extra["device_requests"] = [DeviceRequest(device_ids=[str(job.gpu_index)],
+            extra["device_requests"] = [DeviceRequest(device_ids=[str(gpu_index)],
                                                       capabilities=[["gpu"]])]
         else:
-            env |= {"CUDA_VISIBLE_DEVICES": str(job.gpu_index),
-                    "LD_LIBRARY_PATH": str(DRIVER_DIR)}
-        return self._container(spec_tag, [str(BIN / job.binary.name), *job.args],
-                               volumes=volumes, timeout=job.timeout, log=job.log,
-                               workdir="/tmp", env=env, **extra)
+            env |= {"CUDA_VISIBLE_DEVICES": str(gpu_index), "LD_LIBRARY_PATH": str(DRIVER_DIR)}
+        return extra, env
 
     def _lockdown(self) -> dict[str, Any]:
         return {"network_mode": "none", "user": USER, "cap_drop": ["ALL"],

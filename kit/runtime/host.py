@@ -52,8 +52,15 @@ class HostRuntime(Runtime):
             # KIT_PYTHON: an interpreter with what the script imports (PyTorch), if not kit's
             return pyrepro.build(job, python=os.environ.get("KIT_PYTHON") or sys.executable,
                                  cuda_home=tc.cuda_home)
+        return run_commands(self.commands(job), lambda argv, left: cmd.run(
+            argv, cwd=job.output.parent, timeout=left, log_file=job.log, measure_memory=True),
+            timeout=job.timeout, objects=objects_of(job))
+
+    def commands(self, job: CompileJob) -> list[list[str]]:
+        """The nvcc commands of a cell, with this machine's paths."""
+        tc = self.resolve(job.cell.toolchain)
         root = job.cutlass.root
-        commands = nvcc.commands(
+        return nvcc.commands(
             nvcc=str(tc.nvcc),
             cell=job.cell,
             repro=job.repro,
@@ -64,9 +71,6 @@ class HostRuntime(Runtime):
             output=str(job.output),
             cutlass_root=root,
         )
-        return run_commands(commands, lambda argv, left: cmd.run(
-            argv, cwd=job.output.parent, timeout=left, log_file=job.log, measure_memory=True),
-            timeout=job.timeout, objects=objects_of(job))
 
     def run(self, job: RunJob) -> cmd.Completed:
         env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}

@@ -24,6 +24,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def fresh_cache(tmp_path: Path, name: str = "cache") -> Path:
+    """A KIT_CACHE with empty build, object and result caches (so compiles are real and take
+    seconds), sharing the toolchains, CUTLASS trees and tools the session already installed."""
+    shared, cache = Path(os.environ["KIT_CACHE"]), tmp_path / name
+    cache.mkdir()
+    for part in ("toolchains", "cutlass", "tools"):
+        (shared / part).mkdir(parents=True, exist_ok=True)
+        (cache / part).symlink_to(shared / part)
+    return cache
+
+
 def selftest_project(tmp_path: Path, axes: str) -> Path:
     """A matrix of the real harness_selftest repro (compiles in seconds) in a fresh folder."""
     (tmp_path / "repros").symlink_to(ROOT / "repros")

@@ -27,7 +27,7 @@ import pytest
 
 from kit import cutlass_src, gpu, results, toolchains
 from kit.model import CutlassKind, CutlassSource, Outcome, SourceKind, Toolchain
-from tests.integration.conftest import selftest_project
+from tests.integration.conftest import fresh_cache, selftest_project
 from tests.integration.raycluster import LocalCluster
 
 COMPILED_ON = re.compile(r"^\[kit: compiled on node [^/\]]+/([0-9a-f]{8})\]", re.M)
@@ -55,20 +55,14 @@ def ray_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         assert not cluster.leftovers(), "a Ray process of the test outlived it"
 
 
-def _cache(tmp_path: Path, name: str) -> Path:
-    """A kit cache of its own (builds, shipped sources), sharing the installed toolchain and
-    CUTLASS of the session's cache."""
-    shared, cache = Path(os.environ["KIT_CACHE"]), tmp_path / f"cache-{name}"
-    cache.mkdir()
-    for part in ("toolchains", "cutlass", "tools"):
-        (shared / part).mkdir(parents=True, exist_ok=True)
-        (cache / part).symlink_to(shared / part)
-    return cache
-
-
 def _kit(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kit", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+def _cache(tmp_path: Path, name: str) -> Path:
+    """A node's (or the driver's) own kit cache, sharing what the session installed."""
+    return fresh_cache(tmp_path, f"cache-{name}")
 
 
 def _wait_cells(root: Path, count: int, proc: subprocess.Popen[str]) -> None:

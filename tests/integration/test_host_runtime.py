@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from kit import gpu, results
 from kit.cli import cli
 from kit.model import Outcome
-from tests.integration.conftest import selftest_project
+from tests.integration.conftest import fresh_cache, selftest_project
 
 
 def run_kit(*args: str) -> tuple[int, str]:
@@ -82,11 +82,7 @@ def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(
             "--results", str(root), "-j", "1"]
     # An empty build cache, so the compiles are real and slow enough to interrupt; the
     # toolchain and CUTLASS already installed are shared.
-    shared, cache = Path(os.environ["KIT_CACHE"]), tmp_path / "cache"
-    cache.mkdir()
-    for part in ("toolchains", "cutlass"):
-        (shared / part).mkdir(parents=True, exist_ok=True)
-        (cache / part).symlink_to(shared / part)
+    cache = fresh_cache(tmp_path)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "KIT_CACHE": str(cache)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)

@@ -3,7 +3,6 @@ other order are not compiled again (real nvcc, two translation units, two archs)
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from click.testing import CliRunner
 
 from kit import results
 from kit.cli import cli
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, fresh_cache
 
 HOST = """\
 #include <cstdio>
@@ -33,11 +32,7 @@ int unit_entry() { return KIT_TU_ARCH; }
 def test_units_linked_in_the_other_order_reuse_their_objects(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # An empty build and object cache (installed toolchains shared), so the compiles are real.
-    shared, fresh = Path(os.environ["KIT_CACHE"]), tmp_path / "cache"
-    fresh.mkdir()
-    for part in ("toolchains", "cutlass", "tools"):
-        if (shared / part).is_dir():
-            (fresh / part).symlink_to(shared / part)
+    fresh = fresh_cache(tmp_path)
     monkeypatch.setenv("KIT_CACHE", str(fresh))
     folder = tmp_path / "repros" / "two_units"
     folder.mkdir(parents=True)

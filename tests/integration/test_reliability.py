@@ -40,7 +40,7 @@ from kit.runtime.docker import DockerRuntime
 from kit.runtime.host import HostRuntime
 from kit.workflow import Selection
 from kit.workflow import run as workflow_run
-from tests.integration.conftest import BASE, ROOT, selftest_project
+from tests.integration.conftest import BASE, ROOT, fresh_cache, selftest_project
 
 SECRETS = {"GITHUB_TOKEN": "ghp_" + "K1tN3verLeaksThisT0kenAbcdef0123456789",
            "GH_TOKEN": "gho_" + "An0therT0kenThatMustN0tLeak000000000000",
@@ -57,17 +57,6 @@ def run_kit(*args: str) -> tuple[int, str]:
 
 def kit_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "kit", *args]
-
-
-def fresh_cache(tmp_path: Path) -> Path:
-    """A KIT_CACHE with an empty build cache (so compiles are real and take seconds), sharing
-    the toolchains and CUTLASS trees already installed for the session."""
-    shared, cache = Path(os.environ["KIT_CACHE"]), tmp_path / "cache"
-    cache.mkdir()
-    for part in ("toolchains", "cutlass"):
-        (shared / part).mkdir(parents=True, exist_ok=True)
-        (cache / part).symlink_to(shared / part)
-    return cache
 
 
 def child_env(cache: Path, **extra: str) -> dict[str, str]:
