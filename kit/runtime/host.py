@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from kit import cmd, nvcc, pyrepro, toolchains
-from kit.errors import KitError
+from kit.errors import KitError, ToolchainError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, SourceKind, Toolchain
 from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_commands
@@ -49,9 +51,7 @@ class HostRuntime(Runtime):
         tc = self.resolve(job.cell.toolchain)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         if job.repro.kind == "python":
-            # KIT_PYTHON: an interpreter with what the script imports (PyTorch), if not kit's
-            return pyrepro.build(job, python=os.environ.get("KIT_PYTHON") or sys.executable,
-                                 cuda_home=tc.cuda_home)
+            return pyrepro.build(job, python=repro_python(), cuda_home=tc.cuda_home)
         return run_commands(self.commands(job), lambda argv, left: cmd.run(
             argv, cwd=job.output.parent, timeout=left, log_file=job.log, measure_memory=True),
             timeout=job.timeout, objects=objects_of(job))
@@ -77,3 +77,16 @@ class HostRuntime(Runtime):
         binary = job.binary.resolve()  # it runs from its own folder
         return cmd.run([binary, *job.args], cwd=binary.parent, env=env,
                        timeout=job.timeout, log_file=job.log)
+
+
+def repro_python() -> str:
+    """The interpreter python repros run with: KIT_PYTHON (one with what the script imports,
+    PyTorch) if set, else kit's own. An absolute path: it becomes the launcher's `#!` line,
+    where a bare `python3` is not looked up on PATH."""
+    name = os.environ.get("KIT_PYTHON") or sys.executable
+    found = shutil.which(name)
+    if found is None:
+        raise ToolchainError(f"KIT_PYTHON={name}: no such interpreter",
+                             hint="set KIT_PYTHON to a python with PyTorch, e.g. "
+                                  "KIT_PYTHON=$(command -v python3)")
+    return str(Path(found).absolute())  # not resolve(): a venv's python is a symlink

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,19 @@ def test_a_pinning_axis_sets_the_pinned_one_and_mistakes_are_refused(tmp_path: P
     with pytest.raises(MatrixError, match=r"flashinfer=9\.9 is not a knob value") as info:
         load(write(tmp_path, pinned.replace('"0.5.3"}', '"9.9"}')))
     assert "pins.vllm.main.flashinfer" in info.value.format_message()
+
+
+def test_kit_python_by_name_becomes_an_absolute_interpreter_path(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The launcher's `#!` line must be absolute: the kernel does not search PATH for it (the
+    # H100 run with KIT_PYTHON=python3 failed with FileNotFoundError before this).
+    from kit.errors import ToolchainError
+    from kit.runtime.host import repro_python
+
+    monkeypatch.setenv("KIT_PYTHON", "python3")
+    found = Path(repro_python())
+    assert found.is_absolute() and os.access(found, os.X_OK)
+    monkeypatch.setenv("KIT_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(ToolchainError, match="no such interpreter") as err:
+        repro_python()
+    assert "KIT_PYTHON=" in (err.value.hint or "")
