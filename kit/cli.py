@@ -117,10 +117,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command("doctor")
+@click.option("--image", "image_tags", multiple=True, metavar="TAG",
+              help="Also report the torch / flashinfer / vllm / cutlass versions in this "
+                   "image and in the cell builds installed in it (`kit images list`).")
 @json_option
-def doctor_cmd(as_json: bool) -> None:
+def doctor_cmd(image_tags: tuple[str, ...], as_json: bool) -> None:
     """Report GPUs (NVML), nvcc toolchains, the Docker engine and cached CUTLASS trees."""
-    report = doctor.examine()
+    report = doctor.examine(image_tags)
     if as_json:
         _echo_json(report.to_dict())
     else:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kit import cache, cmd, cutlass_src, gpu, toolchains
@@ -22,6 +24,7 @@ class Report:
     docker: dict[str, Any] = field(default_factory=dict)
     cutlass: list[dict[str, str]] = field(default_factory=list)
     python: dict[str, Any] = field(default_factory=dict)
+    images: list[dict[str, Any]] = field(default_factory=list)  # `kit doctor --image TAG`
 
     def to_dict(self) -> dict[str, Any]:
         runnable = sorted({a for g in self.gpus.gpus
@@ -34,25 +37,50 @@ class Report:
             "docker": self.docker,
             "cutlass_cached": self.cutlass,
             "python": self.python,
+            "images": self.images,
             "cache": str(cache.root()),
         }
 
 
-def examine() -> Report:
+def examine(image_tags: tuple[str, ...] = ()) -> Report:
     return Report(gpus=gpu.detect(), toolchains=_toolchains(), docker=_docker(),
-                  cutlass=_cutlass(), python=_python())
+                  cutlass=_cutlass(), python=_python(),
+                  images=[image(tag) for tag in image_tags])
 
 
 # What python repros (the production probe) import, and what pins what: vllm pins flashinfer,
 # flashinfer bundles its own CUTLASS.
 PRODUCTION_PACKAGES = ("torch", "flashinfer-python", "vllm", "nvidia-cutlass",
                        "nvidia-cutlass-dsl")
-_VERSIONS = ("import importlib.metadata as m, json, sys\n"
-             "def v(n):\n"
-             "    try: return m.version(n)\n"
-             "    except m.PackageNotFoundError: return None\n"
-             "print(json.dumps({'python': sys.version.split()[0], "
-             "'packages': {n: v(n) for n in sys.argv[1:]}}))")
+# Run by the interpreter it asks about (KIT_PYTHON's, an image's python3): the versions it
+# imports, and those of each cell build's own packages named in KIT_SITES, with the CUTLASS a
+# FlashInfer there bundles.
+_VERSIONS = """\
+import importlib.metadata as m, json, os, re, sys
+names = sys.argv[1:]
+def dist(name, site=None):
+    if site:
+        return next(iter(m.distributions(name=name, path=[site])), None)
+    try:
+        return m.distribution(name)
+    except m.PackageNotFoundError:
+        return None
+def cutlass(site):
+    d = dist("flashinfer-python", site)
+    try:
+        text = open(d.locate_file("flashinfer/data/cutlass/include/cutlass/version.h")).read()
+    except (AttributeError, OSError):
+        return None
+    parts = [re.search("#define CUTLASS_" + k + r" (\\d+)", text)
+             for k in ("MAJOR", "MINOR", "PATCH")]
+    return ".".join(p.group(1) for p in parts) if all(parts) else None
+def report(site=None):
+    return {"packages": {n: getattr(dist(n, site), "version", None) for n in names},
+            "flashinfer_cutlass": cutlass(site)}
+sites = [s for s in os.environ.get("KIT_SITES", "").split(os.pathsep) if s]
+print(json.dumps({"python": sys.version.split()[0], **report(),
+                  "sites": {s: report(s) for s in sites}}))
+"""
 
 
 def _python() -> dict[str, Any]:
@@ -63,13 +91,58 @@ def _python() -> dict[str, Any]:
         done = cmd.run([exe, "-c", _VERSIONS, *PRODUCTION_PACKAGES], timeout=60)
     except OSError as exc:
         return {"interpreter": exe, "error": f"cannot start it: {exc.strerror}"}
-    if done.returncode != 0:
-        return {"interpreter": exe, "error": done.tail(2)}
+    found = _versions(done)
+    found.pop("sites", None)
+    return {"interpreter": exe, **found}
+
+
+def _versions(done: cmd.Completed) -> dict[str, Any]:
+    if done.returncode != 0 or done.timed_out:
+        return {"error": done.tail(2)}
     try:
         data: dict[str, Any] = json.loads(done.output.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return {"interpreter": exe, "error": done.tail(2)}
-    return {"interpreter": exe, **data}
+        return {"error": done.tail(2)}
+    return data
+
+
+def image(tag: str) -> dict[str, Any]:
+    """The production stack of an image (the prod flavour's PyTorch) and of each cell build
+    installed in it (its FlashInfer), by the probe above run in a locked-down container."""
+    from kit.runtime import docker as rt
+
+    out: dict[str, Any] = {"image": tag}
+    try:
+        runtime = rt.DockerRuntime(Path.cwd())
+    except KitError as exc:
+        return {**out, "error": exc.message.splitlines()[0]}
+    with contextlib.closing(runtime):
+        from docker.errors import DockerException, ImageNotFound
+
+        try:
+            labels = runtime.client.images.get(tag).labels or {}
+        except ImageNotFound:
+            return {**out, "error": "no such image on this engine (`kit images list` shows "
+                                    "kit's; `kit images build --preset prod` builds one)"}
+        except DockerException as exc:
+            return {**out, "error": str(exc).splitlines()[0][:200]}
+        out |= {"flavour": labels.get("io.kit.flavour", ""),
+                "torch_requirement": labels.get("io.kit.torch", ""),
+                "cutlass": labels.get("io.kit.cutlass", "")}
+        builds = cache.root() / "builds"
+        made_here = sorted(p.parent.name for p in builds.glob("*/image")
+                           if p.read_text().strip() == tag and (p.parent / "site").is_dir())
+        sites = {str(rt.BUILDS / key / "site"): key for key in made_here}
+        try:
+            done = runtime.probe(
+                tag, ["python3", "-c", _VERSIONS, *PRODUCTION_PACKAGES],
+                volumes={str(builds): {"bind": str(rt.BUILDS), "mode": "ro"}} if sites else {},
+                env={"KIT_SITES": os.pathsep.join(sites)})
+        except KitError as exc:
+            return {**out, "error": exc.message.splitlines()[0]}
+    found = _versions(done)
+    found["builds"] = {sites[site]: data for site, data in found.pop("sites", {}).items()}
+    return {**out, "interpreter": str(PurePosixPath(rt.PYTHON)), **found}
 
 
 def _toolchains() -> list[dict[str, Any]]:
@@ -161,12 +234,32 @@ def render(report: Report) -> str:
     if py.get("error"):
         lines.append(f"python for python repros ({py['interpreter']}): broken: {py['error']}")
     elif py:
-        have = ", ".join(f"{n} {v}" for n, v in py["packages"].items() if v) or "none"
-        lines.append(f"python {py['python']} for python repros ({py['interpreter']}): {have} "
-                     "(KIT_PYTHON picks another)")
+        lines.append(f"python {py['python']} for python repros ({py['interpreter']}): "
+                     f"{_have(py)} (KIT_PYTHON picks another)")
+    for im in d["images"]:
+        lines += _render_image(im)
     if d["cutlass_cached"]:
         for c in d["cutlass_cached"]:
             lines.append(f"CUTLASS {c['version']} cached at {c['folder']}")
     else:
         lines.append(f"CUTLASS: nothing cached yet under {d['cache']}")
     return "\n".join(lines)
+
+
+def _have(found: dict[str, Any]) -> str:
+    have = ", ".join(f"{n} {v}" for n, v in found["packages"].items() if v) or "none"
+    bundled = found.get("flashinfer_cutlass")
+    return have + (f" (FlashInfer bundles CUTLASS {bundled})" if bundled else "")
+
+
+def _render_image(im: dict[str, Any]) -> list[str]:
+    if im.get("error"):
+        return [f"image {im['image']}: broken: {im['error']}"]
+    what = f"{im['flavour']} flavour, " if im.get("flavour") else ""
+    lines = [f"image {im['image']} ({what}CUTLASS {im['cutlass'] or '?'}): python "
+             f"{im['python']}: {_have(im)}"]
+    for key, build in im["builds"].items():
+        lines.append(f"  cell build {key}: {_have(build)}")
+    if not im["builds"] and im.get("flavour"):
+        lines.append("  no cell build installed in it yet (kit matrix run --runtime docker)")
+    return lines

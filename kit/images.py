@@ -10,10 +10,12 @@ import io
 import json
 import os
 import tarfile
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from kit import __version__
 from kit.errors import EngineError, ToolchainError
@@ -32,22 +34,30 @@ class ImageSpec:
     base: str
     buildargs: dict[str, str]
     context_files: dict[str, bytes] = field(repr=False)  # path in context -> content
+    # files too big to hold in memory (wheels): path in context -> file, hashed by content
+    context_paths: dict[str, Path] = field(default_factory=dict, repr=False)
+    flavour: str = ""  # "" the toolchain x CUTLASS image; "prod" that image plus PyTorch
 
     @property
     def input_hash(self) -> str:
         h = hashlib.sha256()
-        for path, content in sorted(self.context_files.items()):
-            h.update(path.encode() + b"\0" + hashlib.sha256(content).digest())
+        contents = {**{p: hashlib.sha256(c).digest() for p, c in self.context_files.items()},
+                    **{p: file_digest(f) for p, f in self.context_paths.items()}}
+        for path, digest in sorted(contents.items()):
+            h.update(path.encode() + b"\0" + digest)
         h.update(json.dumps(self.buildargs, sort_keys=True).encode())
         return h.hexdigest()[:16]
 
     @property
     def tag(self) -> str:
-        return f"kit/{self.toolchain.name}-cutlass{self.cutlass.name}:{self.input_hash}"
+        # A flavour is a tag of the same repository: `kit images list` shows it beside its
+        # toolchain image, and the matrix gains no axis.
+        version = f"{self.flavour}-{self.input_hash}" if self.flavour else self.input_hash
+        return f"kit/{self.toolchain.name}-cutlass{self.cutlass.name}:{version}"
 
     @property
     def labels(self) -> dict[str, str]:
-        return {
+        labels = {
             LABEL: "1",
             "io.kit.toolchain": self.toolchain.spec,
             "io.kit.cuda": self.toolchain.cuda,
@@ -61,16 +71,51 @@ class ImageSpec:
             "org.opencontainers.image.version": __version__,
             "org.opencontainers.image.base.name": self.base,
         }
+        if self.flavour:
+            labels |= {"io.kit.flavour": self.flavour,
+                       "io.kit.torch": self.buildargs.get("TORCH", ""),
+                       "io.kit.torch-index": self.buildargs.get("TORCH_INDEX_URL", ""),
+                       "org.opencontainers.image.title": f"kit {self.toolchain.name} + CUTLASS "
+                                                         f"{self.cutlass.name} ({self.flavour})",
+                       "org.opencontainers.image.description": "a kit toolchain image plus "
+                                                               "PyTorch, for python repros"}
+        return labels
 
-    def context_tar(self) -> bytes:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
+    def write_context(self, fh: IO[bytes]) -> None:
+        """The build context as a tar, streamed into fh (wheels can be gigabytes)."""
+        with tarfile.open(fileobj=fh, mode="w") as tar:
             for path, content in sorted(self.context_files.items()):
                 info = tarfile.TarInfo(path)
                 info.size = len(content)
                 info.mode = 0o644
                 tar.addfile(info, io.BytesIO(content))
-        return buf.getvalue()
+            for path, file in sorted(self.context_paths.items()):
+                info = tarfile.TarInfo(path)
+                info.size = file.stat().st_size
+                info.mode = 0o644
+                with file.open("rb") as src:
+                    tar.addfile(info, src)
+
+
+_digests: dict[tuple[str, int, int], bytes] = {}
+_digests_lock = threading.Lock()
+
+
+def file_digest(path: Path) -> bytes:
+    """sha256 of a file, remembered by (path, size, mtime): a 3 GB PyTorch wheel takes
+    seconds to read, and every plan asks for the tag of each image it uses."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _digests_lock:
+        if key in _digests:
+            return _digests[key]
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    with _digests_lock:
+        _digests[key] = h.digest()
+    return h.digest()
 
 
 def load_lock(project: Path) -> dict[str, Any]:
@@ -198,20 +243,22 @@ def ensure(docker_client: Any, spec: ImageSpec, log: Callable[[str], None]) -> b
 def _stream_build(docker_client: Any, spec: ImageSpec) -> Iterator[str]:
     from docker.errors import APIError
 
-    try:
-        stream = docker_client.api.build(
-            fileobj=io.BytesIO(spec.context_tar()), custom_context=True, tag=spec.tag,
-            buildargs=spec.buildargs, labels=spec.labels, rm=True, forcerm=True, decode=True,
-            pull=False)
-        for chunk in stream:
-            if "stream" in chunk:
-                text = str(chunk["stream"]).rstrip()
-                if text:
-                    yield text
-            elif "error" in chunk:
-                yield f"ERROR: {chunk['error']}"
-    except APIError as exc:
-        yield f"ERROR: {exc.explanation or exc}"
+    with tempfile.TemporaryFile() as context:
+        spec.write_context(context)
+        context.seek(0)
+        try:
+            stream = docker_client.api.build(
+                fileobj=context, custom_context=True, tag=spec.tag, buildargs=spec.buildargs,
+                labels=spec.labels, rm=True, forcerm=True, decode=True, pull=False)
+            for chunk in stream:
+                if "stream" in chunk:
+                    text = str(chunk["stream"]).rstrip()
+                    if text:
+                        yield text
+                elif "error" in chunk:
+                    yield f"ERROR: {chunk['error']}"
+        except APIError as exc:
+            yield f"ERROR: {exc.explanation or exc}"
 
 
 def managed(docker_client: Any) -> list[dict[str, Any]]:
@@ -221,6 +268,7 @@ def managed(docker_client: Any) -> list[dict[str, Any]]:
         out.append({"id": img.short_id, "tags": img.tags,
                     "toolchain": labels.get("io.kit.toolchain", ""),
                     "cutlass": labels.get("io.kit.cutlass", ""),
+                    "flavour": labels.get("io.kit.flavour", ""),
                     "size_mb": round(img.attrs.get("Size", 0) / 1e6),
                     "created": img.attrs.get("Created", "")})
     return out

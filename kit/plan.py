@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kit import build as build_axes
@@ -33,6 +33,9 @@ class Facts:
     cutlass_ids: dict[str, str]  # CUTLASS source name -> identity (wheel sha, commit)
     source_digests: dict[str, str]  # repro name -> digest of its sources + harness
     gpus: gpumod.GpuReport
+    # (toolchain, CUTLASS) -> what a python repro's build there is made with beyond them (the
+    # prod image's PyTorch); absent where nothing more is known
+    python_ids: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +70,9 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
         if repro.kind == "python":  # its knobs set no macros: they are what it is made of
             build["knobs"] = cell.knob_map
             build["launcher"] = pyrepro.LAUNCHER_VERSION
+            python = facts.python_ids.get((cell.toolchain.name, cell.cutlass.name))
+            if python:
+                build["python"] = python
         if any(axis in build_axes.AXES for axis in repro.knobs):
             build["structure"] = build_axes.Structure.of(cell.arch, cell.knob_map).to_dict()
         compile_key = digest(build, 16)

@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from pathlib import PurePath
 
 from kit import cache, cmd
 from kit.nvcc import knob_string
 from kit.runtime.base import CompileJob
 
 # Part of a python build's key: a launcher written by another kit is written again.
-LAUNCHER_VERSION = 2
+LAUNCHER_VERSION = 4
 
 
 def requirements(job: CompileJob) -> list[str]:
@@ -29,27 +30,46 @@ def requirements(job: CompileJob) -> list[str]:
             for axis, template in job.repro.packages.items()] + list(job.repro.with_packages)
 
 
-def build(job: CompileJob, *, python: str, cuda_home: Path | None) -> cmd.Completed:
+# How a build runs pip: argv and the seconds left -> what happened, written to the job's log.
+Runner = Callable[[list[str], float], cmd.Completed]
+
+
+def build(job: CompileJob, *, python: str, cuda_home: PurePath | None,
+          cache_dir: PurePath | None = None, site: PurePath | None = None,
+          pip: Sequence[str] | None = None, run: Runner | None = None) -> cmd.Completed:
+    """Install the cell's packages into its build folder, copy the repro beside them and
+    write the launcher. `python`, `cuda_home` and `cache_dir` are paths where the launcher
+    runs, `site` and `pip` where `run` runs pip: this machine by default, or a container
+    (the docker runtime) that sees the build folder somewhere else."""
     started = time.monotonic()
     out = job.output.parent
     reqs = requirements(job)
     if reqs:
-        done = cmd.run([python, "-m", "pip", "install", "--quiet", "--no-deps",
-                        "--disable-pip-version-check", "--target", out / "site", *reqs],
-                       timeout=job.timeout, log_file=job.log)
+        # Wheels only: building an sdist (FlashInfer 0.3.x has no wheel) would pull a whole
+        # PyTorch into pip's build environment and compile it, which is not what a cell tests.
+        argv = [*(pip or (python, "-m", "pip")), "install", "--quiet", "--no-deps",
+                "--only-binary=:all:", "--disable-pip-version-check",
+                "--target", str(site or out / "site"), *reqs]
+        done = (run or _here(job))(argv, job.timeout)
         if done.returncode != 0 or done.timed_out:
             return done
     code = out / "repro"
     shutil.copytree(job.repro.root, code, ignore=shutil.ignore_patterns("__pycache__"))
-    job.output.write_text(launcher(job, python=python, cuda_home=cuda_home))
+    job.output.write_text(launcher(job, python=python, cuda_home=cuda_home,
+                                   cache_dir=cache_dir))
     job.output.chmod(0o755)
     return cmd.Completed(("kit", "python-build", job.repro.name), 0,
                          f"installed: {' '.join(reqs) or '(nothing)'}\n",
                          time.monotonic() - started)
 
 
-def launcher(job: CompileJob, *, python: str, cuda_home: Path | None) -> str:
-    fill = {"{cache}": str(cache.root()), "{cuda}": job.cell.toolchain.name,
+def _here(job: CompileJob) -> Runner:
+    return lambda argv, left: cmd.run(argv, timeout=left, log_file=job.log)
+
+
+def launcher(job: CompileJob, *, python: str, cuda_home: PurePath | None,
+             cache_dir: PurePath | None = None) -> str:
+    fill = {"{cache}": str(cache_dir or cache.root()), "{cuda}": job.cell.toolchain.name,
             "{cpus}": str(os.cpu_count() or 1)}
     env = {"KIT_REPRO": job.repro.name, "KIT_KNOBS": knob_string(job.cell),
            "KIT_ARCH": job.cell.arch}
@@ -57,11 +77,12 @@ def launcher(job: CompileJob, *, python: str, cuda_home: Path | None) -> str:
         for key, value in fill.items():
             text = text.replace(key, value)
         env[name] = text
-    path_line = ""
-    if cuda_home is not None:  # a JIT inside the script compiles with the cell's nvcc
+    # The programs of the cell's packages (FlashInfer's JIT runs `ninja` from PATH), and a
+    # JIT inside the script compiles with the cell's nvcc.
+    path = ['os.path.join(site, "bin")', 'os.environ.get("PATH", "")']
+    if cuda_home is not None:
         env["CUDA_HOME"] = str(cuda_home)
-        path_line = ('os.environ["PATH"] = os.path.join(os.environ["CUDA_HOME"], "bin") + '
-                     'os.pathsep + os.environ.get("PATH", "")\n')
+        path.insert(0, 'os.path.join(os.environ["CUDA_HOME"], "bin")')
     return f"""#!{python}
 # Written by kit: runs {job.repro.name}/{job.repro.script} as the cell
 # {job.cell.label}, with the packages installed beside this file.
@@ -74,7 +95,8 @@ site = os.path.join(here, "site")
 os.environ.update({env!r})
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (site, os.environ.get("PYTHONPATH", "")) if p)  # for the script's children
-{path_line}sys.path[:0] = [site, os.path.join(here, "repro")]
+os.environ["PATH"] = os.pathsep.join(p for p in ({", ".join(path)}) if p)
+sys.path[:0] = [site, os.path.join(here, "repro")]
 script = os.path.join(here, "repro", {job.repro.script!r})
 sys.argv = [script, *sys.argv[1:]]
 runpy.run_path(script, run_name="__main__")

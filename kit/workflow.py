@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import shlex
 import sys
@@ -52,6 +53,9 @@ def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
                      for n, src in used_cl.items()},
         source_digests={r: m.repros[r].source_digest() for r in {c.repro for c in cells}},
         gpus=runtime.gpus(),
+        python_ids={(c.toolchain.name, c.cutlass.name): runtime.python_identity(c.toolchain,
+                                                                                c.cutlass)
+                    for c in cells if m.repros[c.repro].kind == "python"},
     )
 
 
@@ -190,24 +194,25 @@ def write_reports(run_dir: RunDir, final: list[CellResult] | None = None) -> Non
 
 
 def build_images(sel: Selection, runtime: Runtime) -> list[dict[str, Any]]:
-    """Ensure the image of every (toolchain, CUTLASS) pair the selected cells use."""
-    from kit import images
+    """Ensure the image of every (toolchain, CUTLASS) pair the selected cells use, and its
+    prod flavour where a python repro's cells use that pair."""
     from kit.runtime.docker import DockerRuntime
 
     assert isinstance(runtime, DockerRuntime)
-    _, cells = load(sel)
+    m, cells = load(sel)
     out = []
-    for c in {(c.toolchain.name, c.cutlass.name): c for c in cells}.values():
-        spec = runtime.spec(c.toolchain, c.cutlass)
-        built = images.ensure(runtime.client, spec, runtime.log)
+    kinds = {(c.toolchain.name, c.cutlass.name, m.repros[c.repro].kind): c for c in cells}
+    for (_, _, kind), c in kinds.items():  # python repros: the pair's prod flavour
+        spec = runtime.image_for(c.toolchain, c.cutlass, kind)
+        built = runtime.ensure_image(spec)
         out.append({"tag": spec.tag, "built": built, "toolchain": c.toolchain.name,
-                    "cutlass": c.cutlass.name})
+                    "cutlass": c.cutlass.name, "flavour": spec.flavour})
     return out
 
 
 def current_image_tags(matrix_path: Path) -> set[str]:
     """The tags the matrix's toolchains would use now (what prune keeps)."""
-    from kit import images
+    from kit import flavour, images
     from kit.model import SourceKind
 
     m = matrix.load(matrix_path, repros_of(matrix_path))
@@ -218,9 +223,12 @@ def current_image_tags(matrix_path: Path) -> set[str]:
             continue
         for src in m.cutlass.values():
             try:
-                tags.add(images.spec_for(tc, src, project=project).tag)
+                plain = images.spec_for(tc, src, project=project)
             except KitError:
                 continue
+            tags.add(plain.tag)
+            with contextlib.suppress(KitError):  # KIT_WHEELS gone: its prod images are strays
+                tags.add(flavour.spec(plain, flavour.Recipe.from_env(), project).tag)
     return tags
 
 

@@ -93,6 +93,11 @@ class Runtime(abc.ABC):
     def run(self, job: RunJob) -> cmd.Completed:
         """Run a compiled binary on one GPU with a timeout that kills it."""
 
+    def python_identity(self, tc: Toolchain, cutlass: CutlassSource) -> str:
+        """What a python repro's build is made with beyond the toolchain and CUTLASS (an
+        image's PyTorch), so that changing it makes new builds; "" where nothing is known."""
+        return ""
+
     def describe(self) -> str:
         return self.name
 

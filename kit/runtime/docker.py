@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import secrets
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kit import cache, cmd, images, nvcc
+from kit import cache, cmd, flavour, images, nvcc, pyrepro
 from kit.errors import EngineError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, Toolchain
@@ -31,11 +32,22 @@ CUTLASS = PurePosixPath("/kit/cutlass")
 OUT = PurePosixPath("/kit/out")
 BIN = PurePosixPath("/kit/bin")
 BUILDS = PurePosixPath("/kit/builds")
+# A prod image's cache, kept across cells and runs in a host folder of kit's cache per image:
+# what `{cache}` in a python repro's env means in a container (FlashInfer's JIT cache).
+IMAGE_CACHE = PurePosixPath("/kit/cache")
+WHEELS = PurePosixPath("/kit/wheels")  # KIT_WHEELS, a --find-links for cells' packages
+PYTHON = "/usr/bin/python3"  # the Dockerfile's apt python3, whatever the base
 DRIVER_DIR = PurePosixPath("/usr/local/nvidia/lib64")
 # What a CUDA program needs of the driver inside a container (no NVIDIA container toolkit).
 DRIVER_LIBS = ("libcuda.so.1", "libnvidia-ptxjitcompiler.so.1", "libnvidia-ml.so.1",
                "libnvidia-nvvm.so.4")
 USER = "1000:1000"  # the image's `kit` user
+# pip settings that name a file of this machine, meaningless in a container (the image's
+# kit-pip brings the CA bundle kit built it with)
+_PIP_HOST_PATHS = frozenset({"PIP_CERT", "PIP_CLIENT_CERT", "PIP_CONFIG_FILE", "PIP_TARGET",
+                             "PIP_PREFIX", "PIP_ROOT", "PIP_CACHE_DIR", "PIP_LOG", "PIP_SRC",
+                             "PIP_REQUIREMENT", "PIP_CONSTRAINT"})
+_PROXIES = frozenset({"http_proxy", "https_proxy", "no_proxy", "all_proxy"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,8 @@ class DockerRuntime(Runtime):
         self._lock = threading.Lock()
         self._runners: dict[tuple[str, int], Any] = {}
         self._unbuilt: dict[str, EngineError] = {}  # image tag -> why it could not be built
+        self._building: dict[str, threading.Lock] = {}  # image tag -> held while it builds
+        self._ready: list[str] = []  # the images this runtime made sure of, for the manifest
 
     def describe(self) -> str:
         access = self.access()
@@ -133,21 +147,52 @@ class DockerRuntime(Runtime):
             identity += ":" + self.client.images.get(base).id.split(":")[-1][:12]
         return identity
 
+    @functools.cache  # noqa: B019 - read once: every prod image of a run gets the same
+    def recipe(self) -> flavour.Recipe:
+        return flavour.Recipe.from_env()
+
+    def prod_spec(self, tc: Toolchain, cutlass: CutlassSource) -> images.ImageSpec:
+        """The prod flavour of the pair's image: where its python repros' cells build and run."""
+        return flavour.spec(self.spec(tc, cutlass), self.recipe(), self.project)
+
+    def image_for(self, tc: Toolchain, cutlass: CutlassSource, kind: str) -> images.ImageSpec:
+        """The image a cell of a repro of `kind` (cpp, python) compiles and runs in."""
+        return self.prod_spec(tc, cutlass) if kind == "python" else self.spec(tc, cutlass)
+
+    def python_identity(self, tc: Toolchain, cutlass: CutlassSource) -> str:
+        # The prod tag hashes the PyTorch its cells' builds were installed against.
+        return self.prod_spec(tc, cutlass).tag
+
+    def record(self) -> dict[str, Any]:
+        return {"images": sorted(set(self._ready))} if self._ready else {}
+
     def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
-        spec = self.spec(tc, cutlass)
-        try:
-            built = images.ensure(self.client, spec, self.log)
-        except EngineError as exc:  # each of its cells then says why, not "no such image"
-            self._unbuilt[spec.tag] = exc
-            raise
+        self.ensure_image(self.spec(tc, cutlass))
+
+    def ensure_image(self, spec: images.ImageSpec) -> bool:
+        """Build spec's image unless its tag is there (a flavour: its toolchain image first),
+        once however many compile threads ask; True when this call built it. A failure is
+        kept, so each of its cells says why instead of "no such image"."""
+        with self._lock:
+            building = self._building.setdefault(spec.tag, threading.Lock())
+        with building:
+            if spec.tag in self._unbuilt:
+                raise self._unbuilt[spec.tag]
+            try:
+                if spec.flavour:
+                    self.ensure_image(self.spec(spec.toolchain, spec.cutlass))
+                built = images.ensure(self.client, spec, self.log)
+            except EngineError as exc:
+                self._unbuilt[spec.tag] = exc
+                raise
+            self._ready.append(spec.tag)
         if built:
             self.log(f"built {spec.tag}")
+        return built
 
     def compile(self, job: CompileJob) -> cmd.Completed:
         if job.repro.kind == "python":
-            raise EngineError(f"{job.repro.name} is a python repro: it runs with --runtime host "
-                              "(kit builds no image with PyTorch yet)",
-                              hint="kit matrix run --runtime host --preset prod")
+            return self._compile_python(job)
         spec = self.spec(job.cell.toolchain, job.cell.cutlass)
         if spec.tag in self._unbuilt:
             raise self._unbuilt[spec.tag]
@@ -180,19 +225,68 @@ class DockerRuntime(Runtime):
         (out_dir / "image").write_text(spec.tag)  # runs use the image that built it
         return done
 
+    def _compile_python(self, job: CompileJob) -> cmd.Completed:
+        """What the host runtime does (kit.pyrepro), with the prod image's python and pip,
+        and the paths its launcher will see in a runner container. pip needs a network:
+        this container alone gets one; the runs that follow have none."""
+        spec = self.prod_spec(job.cell.toolchain, job.cell.cutlass)
+        self.ensure_image(spec)
+        out_dir = job.output.parent
+        volumes = {str(out_dir): {"bind": str(OUT), "mode": "rw"}}
+        env = {"HOME": "/tmp", "PIP_NO_CACHE_DIR": "1", **pip_environment()}
+        wheels = self.recipe().wheels
+        if wheels is not None:
+            volumes[str(wheels)] = {"bind": str(WHEELS), "mode": "ro"}
+            env["PIP_FIND_LINKS"] = f"{WHEELS} {env.get('PIP_FIND_LINKS', '')}".strip()
+        out_dir.chmod(0o777)  # as for nvcc: the image's kit user may be the one writing
+        try:
+            done = pyrepro.build(
+                job, python=PYTHON, cuda_home=CUDA, cache_dir=IMAGE_CACHE, site=OUT / "site",
+                pip=("kit-pip",), run=lambda argv, left: self._container(
+                    spec.tag, argv, volumes=volumes, timeout=left, log=job.log,
+                    workdir=str(OUT), env=env, user=writer(), network_mode="bridge"))
+        finally:
+            out_dir.chmod(0o755)
+        (out_dir / "image").write_text(spec.tag)
+        return done
+
+    def image_cache(self, tag: str) -> dict[str, dict[str, str]]:
+        """The read-write cache folder a prod image's runs mount (none for other images):
+        one per image, so FlashInfer JIT-compiles a module once for every cell and run."""
+        if not flavour.is_prod(tag):
+            return {}
+        folder = cache.root() / "images" / flavour.folder_name(tag)
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.getuid() == 0:  # the container writes as the image's kit user, never root
+            os.chown(folder, 1000, 1000)
+        return {str(folder): {"bind": str(IMAGE_CACHE), "mode": "rw"}}
+
+    def probe(self, image: str, argv: list[str], *,
+              volumes: dict[str, dict[str, str]] | None = None,
+              env: dict[str, str] | None = None, timeout: float = 120) -> cmd.Completed:
+        """Run argv once in a locked-down container of `image` (`kit doctor --image`), as
+        the user that writes kit's cache (it may mount an image's cache)."""
+        return self._container(image, argv, volumes=volumes or {}, timeout=timeout, log=None,
+                               workdir="/tmp", env={"HOME": "/tmp", **(env or {})},
+                               user=writer())
+
     def run(self, job: RunJob) -> cmd.Completed:
         """In a long-lived runner container of the binary's image (one per image and GPU),
         one `exec` per cell: a container per cell would cost ~0.4 s each, an exec ~0.07 s."""
         builds = cache.root() / "builds"
         if not job.binary.resolve().is_relative_to(builds.resolve()):
             return self._run_in_own_container(job)
-        runner = self._runner(self._tag_for_binary(job), job.gpu_index)
+        tag = self._tag_for_binary(job)
+        runner = self._runner(tag, job.gpu_index)
         inside = BUILDS / job.binary.resolve().relative_to(builds.resolve()).as_posix()
         argv = ["timeout", "--signal=KILL", f"{job.timeout:g}", str(inside), *job.args]
         _, env = self._gpu(job.gpu_index)
+        user = USER
+        if flavour.is_prod(tag):  # a python launcher: writes its image's cache, wants a HOME
+            user, env = writer(), {**env, "HOME": "/tmp"}
         started = time.monotonic()
         try:
-            made = self.client.api.exec_create(runner.id, argv, environment=env, user=USER,
+            made = self.client.api.exec_create(runner.id, argv, environment=env, user=user,
                                                workdir="/tmp")
             output = self.client.api.exec_start(made["Id"]).decode("utf-8", errors="replace")
             status = int(self.client.api.exec_inspect(made["Id"])["ExitCode"])
@@ -219,7 +313,7 @@ class DockerRuntime(Runtime):
                 return self._runners[key]
             extra, _ = self._gpu(gpu_index)
             volumes = {str(cache.root() / "builds"): {"bind": str(BUILDS), "mode": "ro"},
-                       **self.access().volumes}
+                       **self.image_cache(image), **self.access().volumes}
             try:
                 runner = self.client.containers.create(
                     image, ["sleep", "infinity"], volumes=volumes, working_dir="/tmp",
@@ -234,8 +328,11 @@ class DockerRuntime(Runtime):
     def _run_in_own_container(self, job: RunJob) -> cmd.Completed:
         store = job.binary.parent
         spec_tag = self._tag_for_binary(job)
-        volumes = {str(store): {"bind": str(BIN), "mode": "ro"}, **self.access().volumes}
+        volumes = {str(store): {"bind": str(BIN), "mode": "ro"}, **self.image_cache(spec_tag),
+                   **self.access().volumes}
         extra, env = self._gpu(job.gpu_index)
+        if flavour.is_prod(spec_tag):
+            extra["user"], env = writer(), {**env, "HOME": "/tmp"}
         return self._container(spec_tag, [str(BIN / job.binary.name), *job.args],
                                volumes=volumes, timeout=job.timeout, log=job.log,
                                workdir="/tmp", env=env, **extra)
@@ -271,13 +368,15 @@ class DockerRuntime(Runtime):
         return tag
 
     def _container(self, image: str, argv: list[str], *, volumes: dict[str, dict[str, str]],
-                   timeout: float, log: Path, workdir: str,
+                   timeout: float, log: Path | None, workdir: str,
                    env: dict[str, str] | None = None, **extra: Any) -> cmd.Completed:
+        """One container, run to its end or its timeout and removed; `extra` adds to (or, for
+        a user or a network, relaxes) the lockdown."""
         started = time.monotonic()
         try:
             container = self.client.containers.create(
                 image, argv, volumes=volumes, working_dir=workdir, environment=env or {},
-                **self._lockdown(), **extra)
+                **{**self._lockdown(), **extra})
         except _engine_errors() as exc:
             raise EngineError(f"could not create a container from {image}: {exc}",
                               hint=ENGINE_DOWN_HINT) from None
@@ -310,7 +409,8 @@ class DockerRuntime(Runtime):
                 self.check()
         done = cmd.Completed(tuple(argv), _signal_status(status), output,
                              time.monotonic() - started, timed_out)
-        cmd.append_log(log, done)
+        if log is not None:
+            cmd.append_log(log, done)
         return done
 
     def close(self) -> None:
@@ -347,6 +447,23 @@ class DockerRuntime(Runtime):
 
 ENGINE_DOWN_HINT = ("start the engine again (dockerd, or: systemctl start docker); every "
                     "finished cell is saved, and `kit matrix run --resume` does the rest")
+
+
+def writer() -> str:
+    """The user a container writes kit's cache as: yours, so that you can delete what it
+    wrote; the image's kit user when kit runs as root (a container never runs as root)."""
+    uid = os.getuid()
+    return USER if uid == 0 else f"{uid}:{os.getgid()}"
+
+
+def pip_environment() -> dict[str, str]:
+    """What pip in a container takes from this machine's environment, as pip here does:
+    PIP_* (an index, a mirror) and proxies, less paths of this machine and any secret."""
+    env = {k: v for k, v in cmd.child_environment().items()
+           if (k.startswith("PIP_") and k not in _PIP_HOST_PATHS) or k.lower() in _PROXIES}
+    # its URLs; a folder of this machine reaches a container as KIT_WHEELS
+    links = " ".join(u for u in env.pop("PIP_FIND_LINKS", "").split() if "://" in u)
+    return env | ({"PIP_FIND_LINKS": links} if links else {})
 
 
 def _engine_errors() -> tuple[type[Exception], ...]:

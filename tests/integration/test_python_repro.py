@@ -59,3 +59,19 @@ def test_doctor_names_the_python_that_runs_python_repros_and_its_production_stac
                              env={**os.environ, "KIT_PYTHON": str(tmp_path / "no-python")})
     assert missing.returncode == 0
     assert "broken: cannot start it" in missing.stdout
+
+
+def test_a_vllm_release_brings_its_flashinfer_pin_and_a_version_without_a_wheel_says_so(
+        tmp_path: Path) -> None:
+    # vLLM 0.11.0 pins FlashInfer 0.3.1, which PyPI has only as an sdist: kit installs wheels
+    # only, so the cell fails fast and says why instead of building PyTorch to build it.
+    done = subprocess.run([sys.executable, "-m", "kit", "matrix", "run", "--matrix",
+                           str(ROOT / "matrix.yaml"), "--preset", "prod", "--runtime", "host",
+                           "--axis", "vllm=0.11.0", "--only", "arch=sm_90a",
+                           "--results", str(tmp_path / "results"), "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    [cell] = results.find(tmp_path / "results", None).load().results
+    assert cell.axes["vllm"] == "0.11.0" and cell.axes["flashinfer"] == "0.3.1"
+    assert cell.outcome.value == "infra_error" and cell.evidence.cause == "package_install"
+    assert "flashinfer-python==0.3.1" in cell.reason and "wheels only" in cell.reason
