@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit import peakmem
+from kit import peakmem, reaper
 from kit.errors import CommandError, UsageError
 
 log = logging.getLogger("kit.cmd")
@@ -84,6 +84,9 @@ def run(
     )
     with _live_lock:
         _live.add(proc)
+    guard = reaper.current()  # ends the group even if kit is killed
+    if guard is not None:
+        guard.group(proc.pid)
     sampler = peakmem.Sampler(proc.pid) if measure_memory else None
     timed_out = False
     try:
@@ -99,6 +102,8 @@ def run(
     finally:
         with _live_lock:
             _live.discard(proc)
+        if guard is not None:
+            guard.group_done(proc.pid)
         peak = sampler.stop() if sampler else None
     done = Completed(args, proc.returncode, out.decode("utf-8", errors="replace"),
                      time.monotonic() - start, timed_out, peak or None)

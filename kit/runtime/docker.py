@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kit import cache, cmd, flavour, images, nvcc, pyrepro
+from kit import cache, cmd, flavour, images, nvcc, pyrepro, reaper
 from kit.errors import EngineError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, Toolchain
@@ -312,6 +312,7 @@ class DockerRuntime(Runtime):
             if key in self._runners:
                 return self._runners[key]
             extra, _ = self._gpu(gpu_index)
+            self._guard()
             volumes = {str(cache.root() / "builds"): {"bind": str(BUILDS), "mode": "ro"},
                        **self.image_cache(image), **self.access().volumes}
             try:
@@ -372,6 +373,7 @@ class DockerRuntime(Runtime):
                    env: dict[str, str] | None = None, **extra: Any) -> cmd.Completed:
         """One container, run to its end or its timeout and removed; `extra` adds to (or, for
         a user or a network, relaxes) the lockdown."""
+        self._guard()
         started = time.monotonic()
         try:
             container = self.client.containers.create(
@@ -412,6 +414,12 @@ class DockerRuntime(Runtime):
         if log is not None:
             cmd.append_log(log, done)
         return done
+
+    def _guard(self) -> None:
+        """If kit is killed, the guard removes this session's containers (kit.reaper)."""
+        guard = reaper.current()
+        if guard is not None:
+            guard.containers(f"io.kit.session={self.session}")
 
     def close(self) -> None:
         self._stop_runners()

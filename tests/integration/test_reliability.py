@@ -81,6 +81,19 @@ def wait_for(what: str, ready: Callable[[], bool], *, proc: subprocess.Popen[str
         time.sleep(0.05)
 
 
+def kill_9_when(proc: subprocess.Popen[str], what: str, ready: Callable[[], bool]) -> None:
+    """Once `ready`, SIGKILL kit, as the OOM killer or a user's `kill -9` would."""
+    try:
+        wait_for(what, ready, proc=proc)
+        assert proc.poll() is None, f"kit ended before {what}: make the run longer"
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def by_mode(run: results.RunDir, axis: str = "mode") -> dict[str, CellResult]:
     return {r.axes[axis]: r for r in run.load().results}
 
@@ -204,15 +217,8 @@ def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run_and_a_second_kit
         assert f"is in use by another kit process (pid {first.pid})" in second.stderr
         no_traceback(second.stderr)
         assert "resumed" not in json.loads((run.path / "manifest.json").read_text())
-
-        wait_for("the first finished cell", lambda: bool(cell_files(root)), proc=first)
-        assert first.poll() is None, "the run ended before it could be killed: make it longer"
-        first.send_signal(signal.SIGKILL)
-        first.communicate(timeout=60)
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
+        kill_9_when(first, "the first finished cell", lambda: bool(cell_files(root)))
     kept = cell_files(root)
     assert 1 <= len(kept) < 4
     assert not run.load().broken  # each cell is whole or absent, whatever the moment
@@ -238,6 +244,36 @@ def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run_and_a_second_kit
     assert verdicts(run) == verdicts(clean)
     resumed_md = (run.path / "report.md").read_text().replace(run.run_id, "RUN")
     assert resumed_md == (clean.path / "report.md").read_text().replace(clean.run_id, "RUN")
+
+
+# kit with the CPU stand-in, in a process of its own that a test can kill
+STAND_IN_RUN = """\
+import sys
+from pathlib import Path
+from kit.execute import Options
+from kit.progress import Reporter
+from kit.workflow import Selection, run
+from tests.integration.test_reliability import CpuStandIn
+run(Selection(matrix_path=Path(sys.argv[1])), CpuStandIn(), results_root=Path(sys.argv[2]),
+    opts=Options(run_timeout=600), reporter=Reporter(quiet=True))
+"""
+
+
+def test_kill_9_mid_run_leaves_no_kernel_behind(tmp_path: Path) -> None:
+    # A killed kit cannot stop its children: the guard it started (kit.reaper) sees the pipe
+    # from kit close and kills the process groups kit had told it of. Here the child is a
+    # kernel that hangs with a child of its own, which would otherwise run forever.
+    matrix = faults_project(tmp_path, axes={"mode": ["hang"]})
+    kit = subprocess.Popen([sys.executable, "-c", STAND_IN_RUN, str(matrix),
+                            str(tmp_path / "results")], cwd=ROOT, text=True,
+                           env=child_env(fresh_cache(tmp_path), KIT_FAULT_DIR=str(tmp_path)),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pids = tmp_path / "hang.pids"
+    kill_9_when(kit, "the hanging kernel",
+                lambda: pids.is_file() and pids.read_text().endswith("\n"))
+    hung = [int(p) for p in pids.read_text().split()]
+    wait_for("the kernel and its child to end", lambda: not any(alive(p) for p in hung),
+             timeout=10)
 
 
 # ------------------------------------------------------------------ hang, segfault, abort, secrets
@@ -446,6 +482,25 @@ def ours(client: Any, tmp_path: Path) -> list[Any]:
             if any(str(tmp_path) in str(m.get("Source", "")) or
                    str(tmp_path.resolve()) in str(m.get("Source", ""))
                    for m in c.attrs.get("Mounts", []))]
+
+
+def test_kill_9_mid_docker_compile_leaves_no_container_behind(
+        engine: Any, tmp_path: Path) -> None:
+    # The guard removes the containers of the killed kit's session; without it the compile
+    # container would stay, exited, for `kit images prune` to find.
+    matrix = docker_project(tmp_path, "arch: [sm_80, sm_90a]\nmode: [ok]\n")
+    kit = subprocess.Popen(kit_argv("matrix", "run", "--runtime", "docker", "--base", BASE,
+                                    "--matrix", str(matrix), "--results",
+                                    str(tmp_path / "results"), "-j", "1"),
+                           env=child_env(fresh_cache(tmp_path)), text=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill_9_when(kit, "a compile container", lambda: bool(ours(engine, tmp_path)))
+    try:
+        wait_for("the container to be removed", lambda: not ours(engine, tmp_path),
+                 timeout=30)
+    finally:
+        for c in ours(engine, tmp_path):
+            c.remove(force=True)
 
 
 def test_a_compile_over_the_container_memory_limit_is_oom_from_the_engine(
