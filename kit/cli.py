@@ -466,8 +466,8 @@ def images_list(as_json: bool) -> None:
         _echo_json(found)
         return
     for img in found:
-        click.echo(f"{', '.join(img['tags']) or img['id']}  {img['toolchain']}  "
-                   f"{img['cutlass']}  {img['size_mb']} MB")
+        name = ", ".join(img["tags"]) or f"{img['id']} (a build stage: `kit images prune`)"
+        click.echo(f"{name}  {img['toolchain']}  {img['cutlass']}  {img['size_mb']} MB")
 
 
 @images_group.command("prune")

@@ -39,6 +39,9 @@ def test_image_builds_once_then_is_a_cache_hit(engine: Any) -> None:
     labels = engine.images.get(again["tag"]).labels
     assert labels["io.kit.cutlass-sha256"]  # the lock file's sha256, checked in the build
     assert labels["org.opencontainers.image.base.name"] == BASE
+    # The untagged stage images of the multi-stage build are kit's too: listed, prunable.
+    code, out = run_kit("images", "list", "--json")
+    assert code == 0 and any(not img["tags"] for img in json.loads(out)), out
 
 
 def test_cells_compile_inside_the_image_with_no_network(engine: Any, tmp_path: Path) -> None:
