@@ -20,7 +20,7 @@ from kit.nvcc import knob_string
 from kit.runtime.base import CompileJob
 
 # Part of a python build's key: a launcher written by another kit is written again.
-LAUNCHER_VERSION = 4
+LAUNCHER_VERSION = 5
 
 
 def requirements(job: CompileJob) -> list[str]:

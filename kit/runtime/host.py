@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from kit import cmd, nvcc, pyrepro, toolchains
+from kit import cmd, jithome, nvcc, pyrepro, toolchains
 from kit.errors import KitError, ToolchainError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, SourceKind, Toolchain
@@ -51,7 +51,9 @@ class HostRuntime(Runtime):
         tc = self.resolve(job.cell.toolchain)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         if job.repro.kind == "python":
-            return pyrepro.build(job, python=repro_python(), cuda_home=tc.cuda_home)
+            # A pip toolchain is not a whole CUDA install: FlashInfer's JIT gets one laid out
+            cuda_home = jithome.home(tc) if tc.toolchain.kind is SourceKind.PIP else tc.cuda_home
+            return pyrepro.build(job, python=repro_python(), cuda_home=cuda_home)
         return run_commands(self.commands(job), lambda argv, left: cmd.run(
             argv, cwd=job.output.parent, timeout=left, log_file=job.log, measure_memory=True),
             timeout=job.timeout, objects=objects_of(job))

@@ -24,6 +24,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+# A FlashInfer JIT build of a small module (fp4 quantization, SM90), run with a python repro
+# launcher's own setup (its environment, sys.path, PATH) first: argv[1] is the launcher.
+FLASHINFER_JIT = """\
+import os, sys
+launcher = sys.argv[1]
+text = open(launcher).read()
+exec(compile(text[:text.index("script = ")], launcher, "exec"), {"__file__": launcher})
+os.environ.update(FLASHINFER_CUDA_ARCH_LIST="9.0a", FLASHINFER_EXTRA_LDFLAGS="-lnvrtc")
+import flashinfer, torch, tvm_ffi
+from flashinfer.jit.fp4_quantization import gen_fp4_quantization_sm90_module
+spec = gen_fp4_quantization_sm90_module()
+spec.build(verbose=False)
+tvm_ffi.load_module(str(spec.get_library_path()))
+print("JIT ok", flashinfer.__version__, torch.__version__)
+"""
+
+
 def fresh_cache(tmp_path: Path, name: str = "cache") -> Path:
     """A KIT_CACHE with empty build, object and result caches (so compiles are real and take
     seconds), sharing the toolchains, CUTLASS trees and tools the session already installed."""

@@ -19,6 +19,7 @@ from kit.model import Outcome
 from kit.runtime.base import RunJob
 from kit.runtime.docker import BUILDS, DockerRuntime
 from tests.integration.conftest import BASE, ROOT, fresh_cache
+from tests.integration.conftest import FLASHINFER_JIT as JIT
 
 # CI's machine image carries PyTorch's CPU build for cp311 (the BASE's python); PyPI's default
 # torch is the 3 GB CUDA build, too much to download in a test.
@@ -26,21 +27,6 @@ TORCH_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_
 # flashinfer-python 0.5.2 and what the probe's cells install with it; without them the pip in
 # the compile container takes them from PyPI, as a user's would.
 CELL_WHEELS = Path(os.environ.get("KIT_TEST_FLASHINFER_WHEELS", "/work/cache/fiwheels311"))
-
-# Run with the launcher's own setup (its environment, sys.path, PATH) before FlashInfer's JIT.
-JIT = """\
-import os, sys
-launcher = sys.argv[1]
-text = open(launcher).read()
-exec(compile(text[:text.index("script = ")], launcher, "exec"), {"__file__": launcher})
-os.environ.update(FLASHINFER_CUDA_ARCH_LIST="9.0a", FLASHINFER_EXTRA_LDFLAGS="-lnvrtc")
-import flashinfer, torch, tvm_ffi
-from flashinfer.jit.fp4_quantization import gen_fp4_quantization_sm90_module
-spec = gen_fp4_quantization_sm90_module()
-spec.build(verbose=False)
-tvm_ffi.load_module(str(spec.get_library_path()))
-print("JIT ok", flashinfer.__version__, torch.__version__)
-"""
 
 pytestmark = pytest.mark.skipif(not TORCH_WHEEL.is_file(),
                                 reason=f"no PyTorch CPU wheel at {TORCH_WHEEL} to build the "

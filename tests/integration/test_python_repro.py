@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kit import classify, results
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import FLASHINFER_JIT, ROOT, fresh_cache
 
 
 def test_the_prod_preset_installs_flashinfer_and_says_no_gpu_or_runs(tmp_path: Path) -> None:
@@ -75,3 +77,27 @@ def test_a_vllm_release_brings_its_flashinfer_pin_and_a_version_without_a_wheel_
     assert cell.axes["vllm"] == "0.11.0" and cell.axes["flashinfer"] == "0.3.1"
     assert cell.outcome.value == "infra_error" and cell.evidence.cause == "package_install"
     assert "flashinfer-python==0.3.1" in cell.reason and "wheels only" in cell.reason
+
+
+def test_a_pip_toolchain_gives_flashinfers_jit_a_whole_cuda_home(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pip toolchain is nvcc, the runtime and CCCL; FlashInfer's JIT also wants NVRTC, the
+    # cuBLAS / cuRAND headers and lib64/stubs. kit lays them out beside the toolchain
+    # (kit.jithome) and the cell's launcher points CUDA_HOME there: a real JIT build, on CPU.
+    pytest.importorskip("torch", reason="FlashInfer's JIT runs under PyTorch")
+    monkeypatch.setenv("KIT_CACHE", str(fresh_cache(tmp_path)))
+    done = subprocess.run([sys.executable, "-m", "kit", "matrix", "run", "--matrix",
+                           str(ROOT / "matrix.yaml"), "--preset", "prod", "--runtime", "host",
+                           "--only", "arch=sm_90a", "--results", str(tmp_path / "results"),
+                           "--json"], capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "KIT_PYTHON": sys.executable})
+    assert done.returncode == 0, done.stderr
+    run = results.find(tmp_path / "results", None)
+    [cell] = json.loads((run.path / "manifest.json").read_text())["cells"]
+    from kit import cache
+    launcher = cache.root() / "builds" / cell["compile_key"] / "bin"
+    home = next(line for line in launcher.read_text().splitlines() if "CUDA_HOME" in line)
+    assert "-jit" in home  # the laid-out home, not the bare toolchain
+    jit = subprocess.run([sys.executable, "-c", FLASHINFER_JIT, str(launcher)],
+                         capture_output=True, text=True, timeout=1200)
+    assert jit.returncode == 0 and "JIT ok 0.5.2" in jit.stdout, jit.stdout + jit.stderr
