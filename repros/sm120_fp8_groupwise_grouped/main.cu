@@ -37,6 +37,7 @@
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/util/packed_stride.hpp"
 
+#include "kit_args.h"
 #include "kit_harness.h"
 
 #ifndef KIT_PLACEMENT
@@ -111,10 +112,10 @@ using LayoutSFB = decltype(ScaleConfig::deduce_layoutSFB());
 // ------------------------------------------------------------------------------------------------
 // Command line
 
-struct Options {
-  int groups = 4;
+struct Options {  // long long: kit::parse_args writes them
+  long long groups = 4;
   long long m = 128, n = 256, k = 256;
-  unsigned long long seed = 2025;
+  long long seed = 2025;
 };
 
 static void usage(const char* argv0) {
@@ -126,68 +127,15 @@ static void usage(const char* argv0) {
                argv0);
 }
 
-static bool parse_int(const char* s, long long lo, long long hi, long long* out) {
-  if (!s || !*s) return false;
-  char* end = nullptr;
-  long long v = std::strtoll(s, &end, 10);
-  if (*end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-// Returns -1 on success, otherwise the exit code.
+// Returns -1 to go on, otherwise the exit code (0 after --help, 2 after a mistake).
 static int parse_args(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], val;
-    bool have_val = false;
-    std::size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      val = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      have_val = true;
-    }
-    if (a == "--help" || a == "-h") {
-      usage(argv[0]);
-      return 0;
-    }
-    if (a != "--groups" && a != "--m" && a != "--n" && a != "--k" && a != "--seed") {
-      std::fprintf(stderr, "unknown argument: %s\n", argv[i]);
-      usage(argv[0]);
-      return 2;
-    }
-    if (!have_val) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "missing value for %s\n", a.c_str());
-        usage(argv[0]);
-        return 2;
-      }
-      val = argv[++i];
-    }
-    long long v = 0;
-    bool ok = false;
-    if (a == "--groups") {
-      ok = parse_int(val.c_str(), 1, 4096, &v);
-      if (ok) o.groups = static_cast<int>(v);
-    } else if (a == "--m") {
-      ok = parse_int(val.c_str(), 1, 1 << 16, &v);
-      if (ok) o.m = v;
-    } else if (a == "--n") {
-      ok = parse_int(val.c_str(), 1, 1 << 16, &v);
-      if (ok) o.n = v;
-    } else if (a == "--k") {
-      ok = parse_int(val.c_str(), 1, 1 << 14, &v);
-      if (ok) o.k = v;
-    } else if (a == "--seed") {
-      ok = parse_int(val.c_str(), 0, (1LL << 62), &v);
-      if (ok) o.seed = static_cast<unsigned long long>(v);
-    }
-    if (!ok) {
-      std::fprintf(stderr, "bad value for %s: %s\n", a.c_str(), val.c_str());
-      usage(argv[0]);
-      return 2;
-    }
-  }
-  return -1;
+  return kit::parse_args(argc, argv,
+                         {{"groups", &o.groups, 1, 4096},
+                          {"m", &o.m, 1, 1 << 16},
+                          {"n", &o.n, 1, 1 << 16},
+                          {"k", &o.k, 1, 1 << 14},  // exactness bound of the reference, see header
+                          {"seed", &o.seed, 0, 1LL << 62}},
+                         usage);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/util/packed_stride.hpp"
 
+#include "kit_args.h"
 #include "kit_harness.h"
 
 #ifndef KIT_PLACEMENT
@@ -154,10 +155,10 @@ using EpilogueSchedule = cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong;
 /////////////////////////////////////////////////////////////////////////////////////////////////
 // Command line
 
-struct Options {
-  int groups = 4;
-  int m = 256, n = 512, k = 512;
-  unsigned long long seed = 2024;
+struct Options {  // long long: kit::parse_args writes them
+  long long groups = 4;
+  long long m = 256, n = 512, k = 512;
+  long long seed = 2024;
 };
 
 static void usage(const char* argv0) {
@@ -169,75 +170,15 @@ static void usage(const char* argv0) {
                argv0);
 }
 
-static bool parse_ll(const char* s, long long& out) {
-  if (s == nullptr || *s == '\0') return false;
-  errno = 0;
-  char* end = nullptr;
-  long long v = std::strtoll(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0') return false;
-  out = v;
-  return true;
-}
-
-// Returns 0 on success, otherwise the exit code (2 = usage error, 0 = --help).
-static int parse_options(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      usage(argv[0]);
-      return -1;
-    }
-    std::string name, value;
-    bool have_value = false;
-    if (a.rfind("--", 0) != 0) {
-      std::fprintf(stderr, "unexpected argument '%s'\n", a.c_str());
-      usage(argv[0]);
-      return 2;
-    }
-    std::size_t eq = a.find('=');
-    if (eq != std::string::npos) {
-      name = a.substr(2, eq - 2);
-      value = a.substr(eq + 1);
-      have_value = true;
-    } else {
-      name = a.substr(2);
-      if (i + 1 < argc) {
-        value = argv[++i];
-        have_value = true;
-      }
-    }
-    if (name != "groups" && name != "m" && name != "n" && name != "k" && name != "seed") {
-      std::fprintf(stderr, "unknown option '%s'\n", a.c_str());
-      usage(argv[0]);
-      return 2;
-    }
-    long long v = 0;
-    if (!have_value || !parse_ll(value.c_str(), v)) {
-      std::fprintf(stderr, "option --%s needs an integer value\n", name.c_str());
-      usage(argv[0]);
-      return 2;
-    }
-    if (name == "seed") {
-      o.seed = static_cast<unsigned long long>(v);
-      continue;
-    }
-    if (name == "groups") {
-      if (v < 1 || v > 4096) {
-        std::fprintf(stderr, "--groups must be in 1..4096\n");
-        usage(argv[0]);
-        return 2;
-      }
-      o.groups = static_cast<int>(v);
-      continue;
-    }
-    if (v < 16 || v > (1 << 20) || v % 16 != 0) {
-      std::fprintf(stderr, "--%s must be a positive multiple of 16 (<= 2^20)\n", name.c_str());
-      usage(argv[0]);
-      return 2;
-    }
-    (name == "m" ? o.m : name == "n" ? o.n : o.k) = static_cast<int>(v);
-  }
-  return 0;
+// Returns -1 to go on, otherwise the exit code (0 after --help, 2 after a mistake).
+static int parse_args(int argc, char** argv, Options& o) {
+  return kit::parse_args(argc, argv,
+                         {{"groups", &o.groups, 1, 4096},
+                          {"m", &o.m, 16, 1 << 20, 16},
+                          {"n", &o.n, 16, 1 << 20, 16},
+                          {"k", &o.k, 16, 1 << 20, 16},
+                          {"seed", &o.seed, 0, 1LL << 62}},
+                         usage);
 }
 
 /////////////////////////////////////////////////////////////////////////////////////////////////
@@ -591,9 +532,8 @@ int run_case(const Options& opt, kit::Report& report) {
 
 int main(int argc, char** argv) {
   Options opt;
-  int rc = parse_options(argc, argv, opt);
-  if (rc == -1) return 0;
-  if (rc != 0) return rc;
+  int rc = parse_args(argc, argv, opt);
+  if (rc >= 0) return rc;
   kit::Report report;
   return KIT_RUN_CASE(opt, report);
 }
