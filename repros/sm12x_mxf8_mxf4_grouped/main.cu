@@ -46,6 +46,7 @@
 
 #include "kit_args.h"
 #include "kit_harness.h"
+#include "kit_host.h"
 #ifdef KIT_AS_UNIT  // per_arch layout: gemm_tu.cu includes this file, host.cu has main() (README "Build structure")
 #include "kit_units.h"
 #endif
@@ -265,49 +266,6 @@ static __global__ void kit_reference_mxf8_mxf4(const uint8_t* A, const uint8_t* 
 // ------------------------------------------------------------------------------------------------
 // Host helpers
 
-struct Rng {  // splitmix64
-  unsigned long long s;
-  explicit Rng(unsigned long long seed) : s(seed) {}
-  unsigned long long next() {
-    unsigned long long z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  unsigned pick(unsigned n) { return static_cast<unsigned>(next() % n); }
-};
-
-// Every cudaMalloc of one run; freed on every return path.
-struct DeviceArena {
-  std::vector<void*> ptrs;
-  cudaError_t err = cudaSuccess;
-  template <class T>
-  T* alloc(std::size_t count) {
-    void* p = nullptr;
-    if (err != cudaSuccess) return nullptr;
-    err = cudaMalloc(&p, count * sizeof(T) > 0 ? count * sizeof(T) : 1);
-    if (err != cudaSuccess) return nullptr;
-    ptrs.push_back(p);
-    return static_cast<T*>(p);
-  }
-  template <class T>
-  T* upload(const std::vector<T>& h) {
-    T* d = alloc<T>(h.size());
-    if (d && !h.empty()) err = cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice);
-    return err == cudaSuccess ? d : nullptr;
-  }
-  ~DeviceArena() {
-    for (void* p : ptrs) cudaFree(p);
-  }
-};
-
-static float bf16_bits_to_float(uint16_t b) {
-  uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
 template <class Gemm>
 int kit_drive(const Options& opt) {
   using GemmKernel = typename Gemm::GemmKernel;
@@ -412,7 +370,7 @@ int kit_drive(const Options& opt) {
 
   // ---- deterministic inputs, per group
   static const uint8_t kE4m3Codes[7] = {0x00, 0x30, 0x38, 0x40, 0xB0, 0xB8, 0xC0};  // 0, .5, 1, 2, -.5, -1, -2
-  DeviceArena arena;
+  kit::DeviceArena arena;
   std::vector<const ElemA*> h_ptr_A(G);
   std::vector<const ElemB*> h_ptr_B(G);
   std::vector<const ElemSF*> h_ptr_SFA(G), h_ptr_SFB(G);
@@ -421,7 +379,7 @@ int kit_drive(const Options& opt) {
   std::vector<uint8_t*> raw_A(G), raw_B(G), raw_SFA(G), raw_SFB(G);
   std::vector<uint16_t*> raw_D(G);
   for (int g = 0; g < G; ++g) {
-    Rng rng(opt.seed * 1000003ull + static_cast<unsigned long long>(g));
+    kit::Rng rng(opt.seed * 1000003ull + static_cast<unsigned long long>(g));
     std::vector<uint8_t> a(a_bytes), b(b_bytes), sfa(sfa_elems, 127), sfb(sfb_elems, 127);
     std::vector<uint16_t> c(mn);
     for (auto& x : a) x = kE4m3Codes[rng.pick(7)];
@@ -513,7 +471,7 @@ int kit_drive(const Options& opt) {
         break;
       }
       for (std::size_t i = 0; i < mn; ++i) {
-        const double r = ref[i], x = bf16_bits_to_float(d[i]);
+        const double r = ref[i], x = kit::bf16_bits_to_float(d[i]);
         const double e = std::fabs(x - r);
         // bf16 round-to-nearest of an exact fp32 sum: |x - r| <= 2^-9 |r|; allow 2^-8 |r|.
         if (!(e <= std::ldexp(std::fabs(r), -8))) ok = false;
