@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 from kit import nvcc
 from kit.build import Structure
 from kit.model import Cell
 from kit.repros import HARNESS_DIR, Repro
 
-_INCLUDE = re.compile(r'^\s*#\s*include\s+"(kit_harness\.h)"\s*$', re.MULTILINE)
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"(kit_\w+\.h)"[ \t]*$', re.MULTILINE)
 
 
 def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
@@ -21,12 +22,7 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
         raise ValueError(f"{repro.name}: export writes one translation unit; this cell is a "
                          "multi-file build (use tu_layout=single or `kit repro run`)")
     source = (repro.root / repro.sources[0]).read_text()
-    harness = (repro.root.parent / HARNESS_DIR / "kit_harness.h").read_text()
-    harness = harness.replace("#pragma once\n", "", 1)
-    body, n = _INCLUDE.subn(lambda _: f"// ---- kit harness (inlined) ----\n{harness}\n"
-                                      "// ---- end of kit harness ----", source, count=1)
-    if n == 0:
-        body = source
+    body = inline_harness(source, repro.root.parent / HARNESS_DIR, set())
     macros = [("KIT_REPRO", f'"{repro.name}"'), ("KIT_KNOBS", f'"{nvcc.knob_string(cell)}"')]
     macros += repro.defines(cell.knob_map)
     # $CUTLASS stays expandable when the line is pasted into a shell; the rest is quoted.
@@ -48,3 +44,19 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
     ]
     header += [f"#define {name} {value}" for name, value in macros]
     return "\n".join(header) + "\n\n" + body
+
+
+def inline_harness(source: str, harness: Path, seen: set[str]) -> str:
+    """Each `#include "kit_*.h"` of the harness replaced by the header's text, once (as its
+    `#pragma once` would): the exported file builds with CUTLASS alone."""
+    def include(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if not (harness / name).is_file():
+            return match.group(0)
+        if name in seen:
+            return f"// ({name}: inlined above)"
+        seen.add(name)
+        text = (harness / name).read_text().replace("#pragma once\n", "", 1)
+        return (f"// ---- kit harness: {name} (inlined) ----\n"
+                f"{inline_harness(text, harness, seen)}\n// ---- end of {name} ----")
+    return _INCLUDE.sub(include, source)
