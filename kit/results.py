@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
+import functools
 import json
 import os
 import re
@@ -48,6 +49,8 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise ResultsError(f"cannot write {path}: {exc.strerror}") from None
     try:
+        # mkstemp makes 0600; results are meant to be read (a report, a bundle, a teammate)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -61,6 +64,18 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask would, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def write_json(path: Path, data: Any) -> None:

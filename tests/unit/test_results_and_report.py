@@ -78,6 +78,9 @@ def test_cells_are_written_atomically_and_read_back(tmp_path: Path) -> None:
     for r in grid():
         run.save(r)
     assert not list(run.cells_dir.glob(".*"))  # no temporary files left behind
+    # readable as any file the user writes (a temp file's 0600 would hide a shared run)
+    mode = next(run.cells_dir.glob("*.json")).stat().st_mode & 0o777
+    assert mode == 0o666 & ~results._umask()
     back = sorted(run.load().results, key=lambda r: r.label)
     assert back == sorted(grid(), key=lambda r: r.label)
 
