@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import shlex
 import sys
@@ -142,10 +143,17 @@ def prepare_toolchains(cells: list[Cell], runtime: Runtime, reporter: Reporter) 
                       f"(pip install {cuobjdump.WHEEL}, or set KIT_CUOBJDUMP)")
 
 
+# What a python repro's cells are made with besides the matrix (kit.flavour, host.repro_python):
+# a re-run without them would build other cells.
+PYTHON_REPRO_ENV = ("KIT_PYTHON", "KIT_TORCH", "KIT_TORCH_INDEX", "KIT_WHEELS")
+
+
 def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list[plan.Step],
               runtime: Runtime, resolved: dict[str, ResolvedCutlass],
               opts: Options) -> dict[str, Any]:
     tcs = {s.cell.toolchain.name: s.cell.toolchain for s in steps}
+    python = any(m.repros[s.cell.repro].kind == "python" for s in steps)
+    env = {k: os.environ[k] for k in PYTHON_REPRO_ENV if python and os.environ.get(k)}
     return {
         "run_id": run_dir.run_id,
         "kit_version": __version__,
@@ -161,7 +169,9 @@ def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list
                     for n, r in resolved.items()},
         "cells": [s.to_dict() for s in steps],
         **runtime.record(),
-        "command": "kit matrix run " + _selection_args(sel),
+        "environment": env,
+        "command": "".join(f"{shlex.quote(k)}={shlex.quote(v)} " for k, v in env.items())
+                   + "kit matrix run " + _selection_args(sel),
         "argv": sys.argv,
         "started": results.now(),
     }

@@ -86,6 +86,9 @@ def test_prod_cells_install_in_the_prod_image_and_say_no_gpu_and_doctor_reads_it
         assert all(c.outcome is Outcome.NO_GPU for c in cells), [c.reason for c in cells]
     manifest = run.manifest()
     assert tag in manifest["images"]
+    # The re-run line carries what chose the image's PyTorch: without it, another image.
+    assert manifest["environment"] == {"KIT_WHEELS": str(wheels)}
+    assert manifest["command"].startswith(f"KIT_WHEELS={wheels} kit matrix run ")
     stores = [cache_dir / "builds" / c["compile_key"] for c in manifest["cells"]]
     for store in stores:
         assert (store / "site" / "flashinfer" / "__init__.py").is_file()
