@@ -101,3 +101,28 @@ def test_a_pip_toolchain_gives_flashinfers_jit_a_whole_cuda_home(
     jit = subprocess.run([sys.executable, "-c", FLASHINFER_JIT, str(launcher)],
                          capture_output=True, text=True, timeout=1200)
     assert jit.returncode == 0 and "JIT ok 0.5.2" in jit.stdout, jit.stdout + jit.stderr
+
+
+def test_another_kit_python_is_another_build_never_a_carried_over_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The interpreter (and its PyTorch) are part of a python cell's build key on the host: a
+    # run with another KIT_PYTHON builds again and reuses nothing of the first.
+    monkeypatch.setenv("KIT_CACHE", str(fresh_cache(tmp_path)))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                    str(venv)], check=True, timeout=120)
+
+    def keys(python: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-m", "kit", "matrix", "run", "--matrix",
+                               str(ROOT / "matrix.yaml"), "--preset", "prod", "--runtime",
+                               "host", "--results", str(tmp_path / "results"), "--json"],
+                              capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "KIT_PYTHON": python})
+        assert done.returncode == 0, done.stderr
+        manifest = results.find(tmp_path / "results", None).manifest()
+        assert manifest["environment"] == {"KIT_PYTHON": python}
+        return {c["compile_key"] for c in manifest["cells"]}
+
+    first = keys(sys.executable)
+    assert keys(sys.executable) == first  # unchanged: the same builds
+    assert keys(str(venv / "bin" / "python")).isdisjoint(first)
