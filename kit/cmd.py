@@ -84,9 +84,7 @@ def run(
     )
     with _live_lock:
         _live.add(proc)
-    guard = reaper.current()  # ends the group even if kit is killed
-    if guard is not None:
-        guard.group(proc.pid)
+    reaper.GUARD.group(proc.pid)  # ends the group even if kit is killed
     sampler = peakmem.Sampler(proc.pid) if measure_memory else None
     timed_out = False
     try:
@@ -102,8 +100,7 @@ def run(
     finally:
         with _live_lock:
             _live.discard(proc)
-        if guard is not None:
-            guard.group_done(proc.pid)
+        reaper.GUARD.group_done(proc.pid)
         peak = sampler.stop() if sampler else None
     done = Completed(args, proc.returncode, out.decode("utf-8", errors="replace"),
                      time.monotonic() - start, timed_out, peak or None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit import binary, cache, classify, cmd, history, reaper
+from kit import binary, cache, classify, cmd, history
 from kit.cutlass_src import ResolvedCutlass
 from kit.errors import KitError
 from kit.model import CellResult, Evidence, Outcome
@@ -135,7 +135,6 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
     gpu_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu")  # one run at a time
     builds: dict[Future[Build], _Job] = {}
     runs: dict[Future[CellResult], Step] = {}
-    guard = reaper.begin()  # if kit is killed, what it started is ended all the same
     try:
         while sched.queue or builds or runs:
             while (job := sched.next()) is not None:
@@ -173,7 +172,6 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
     finally:
         compile_pool.shutdown(wait=True, cancel_futures=True)
         gpu_pool.shutdown(wait=True, cancel_futures=True)
-        reaper.end(guard)
         reporter.stop()
     if by_key:
         reporter.note(f"compile cache: {hits} of {len(by_key)} builds reused, "

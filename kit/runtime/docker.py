@@ -308,11 +308,11 @@ class DockerRuntime(Runtime):
         from docker.errors import DockerException
 
         key = (image, gpu_index)
+        self._guard()  # also for a runner made before: it lives until close()
         with self._lock:
             if key in self._runners:
                 return self._runners[key]
             extra, _ = self._gpu(gpu_index)
-            self._guard()
             volumes = {str(cache.root() / "builds"): {"bind": str(BUILDS), "mode": "ro"},
                        **self.image_cache(image), **self.access().volumes}
             try:
@@ -417,9 +417,7 @@ class DockerRuntime(Runtime):
 
     def _guard(self) -> None:
         """If kit is killed, the guard removes this session's containers (kit.reaper)."""
-        guard = reaper.current()
-        if guard is not None:
-            guard.containers(f"io.kit.session={self.session}")
+        reaper.GUARD.containers(f"io.kit.session={self.session}")
 
     def close(self) -> None:
         self._stop_runners()

@@ -484,6 +484,31 @@ def ours(client: Any, tmp_path: Path) -> list[Any]:
                    for m in c.attrs.get("Mounts", []))]
 
 
+def test_the_guard_ends_only_what_is_still_kits_when_kit_goes_silent() -> None:
+    # The guard's own protocol, spoken by hand: a group whose end was reported with its start
+    # time is left alone; an end for another process that reused the pid is not taken as it.
+    from kit.reaper import READY, start_time
+
+    kept, stale = (subprocess.Popen(["sleep", "60"], start_new_session=True) for _ in range(2))
+    guard = subprocess.Popen([sys.executable, "-m", "kit.reaper"], cwd=ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             start_new_session=True)
+    try:
+        assert guard.stdout is not None and guard.stdout.readline().strip() == READY
+        lines = [f"+group {kept.pid} {start_time(kept.pid)}",
+                 f"-group {kept.pid} {start_time(kept.pid)}",
+                 f"+group {stale.pid} {start_time(stale.pid)}",
+                 f"-group {stale.pid} 1"]  # then end of input, no goodbye: kit died
+        guard.communicate("\n".join(lines) + "\n", timeout=30)
+        assert stale.wait(timeout=10) == -signal.SIGKILL
+        assert kept.poll() is None
+    finally:
+        for proc in (kept, stale, guard):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+
+
 def test_kill_9_mid_docker_compile_leaves_no_container_behind(
         engine: Any, tmp_path: Path) -> None:
     # The guard removes the containers of the killed kit's session; without it the compile
