@@ -43,6 +43,10 @@ RUN set -eu; mkdir -p /tmp/kit-cuda/include /tmp/kit-cuda/lib; \
       cp -a "/tmp/x/nvidia/cu${major}/include/." /tmp/kit-cuda/include/; \
       cp -a "/tmp/x/nvidia/cu${major}/lib/"libnvrtc* /tmp/kit-cuda/lib/; \
       rm -rf /tmp/wheels /tmp/x; \
+      for h in nvrtc.h cublasLt.h curand_kernel.h; do \
+        test -f "/tmp/kit-cuda/include/${h}" \
+          || { echo "no ${h} in the CUDA ${major}.${minor} wheels" >&2; exit 1; }; \
+      done; \
     fi
 
 FROM ${KIT_IMAGE} AS prod

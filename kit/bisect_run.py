@@ -66,7 +66,8 @@ class Prober:
     def _prepare(self, cells: list[Cell]) -> None:
         new = [c for c in cells if c.cutlass.name not in self.resolved]
         if new:
-            self.resolved.update(workflow.prepare(new, self.runtime, self.reporter))
+            self.resolved.update(workflow.prepare(new, self.runtime, self.reporter,
+                                                  self.m.repros))
 
 
 def _load(rd: RunDir, cell_id: str) -> CellResult:

@@ -23,6 +23,9 @@ from kit.toolchains import ResolvedToolchain
 
 # Part of the folder's name: a layout made by an older kit is made again beside it.
 LAYOUT_VERSION = 1
+# What FlashInfer's JIT build includes and links that a pip toolchain lacks.
+NEEDED = ("include/nvrtc.h", "include/cublasLt.h", "include/curand_kernel.h",
+          "lib64/libnvrtc.so", "lib64/stubs/libcuda.so")
 
 
 def home(tc: ResolvedToolchain) -> Path:
@@ -44,6 +47,11 @@ def home(tc: ResolvedToolchain) -> Path:
                 hint="check that PyPI is reachable, or use a CUDA install: --axis cuda=host")
         _lay_out(tmp, tc.cuda_home, sorted(wheels.glob("*.whl")), major)
         shutil.rmtree(wheels)
+        missing = [name for name in NEEDED if not (tmp / name).exists()]
+        if missing:  # e.g. a newest cuRAND wheel for another CUDA major: say so now, not
+            # after a 20-minute JIT build
+            raise ToolchainError(f"the wheels for CUDA {tc.release} gave no {', '.join(missing)}",
+                                 hint="use a CUDA install: --axis cuda=host")
 
     return cache.install_atomically(dest, build)
 

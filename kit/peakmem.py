@@ -49,3 +49,14 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         return self.peak_kb
+
+
+def total_gb() -> float:
+    """The machine's memory (MemTotal), in GiB; 16 where /proc/meminfo cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / (1 << 20)
+    except (OSError, ValueError):
+        pass
+    return 16.0

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
-from kit import cache, cmd
+from kit import cache, cmd, peakmem
 from kit.nvcc import knob_string
 from kit.runtime.base import CompileJob
 
 # Part of a python build's key: a launcher written by another kit is written again.
-LAUNCHER_VERSION = 5
+LAUNCHER_VERSION = 6
 
 
 def requirements(job: CompileJob) -> list[str]:
@@ -36,11 +36,13 @@ Runner = Callable[[list[str], float], cmd.Completed]
 
 def build(job: CompileJob, *, python: str, cuda_home: PurePath | None,
           cache_dir: PurePath | None = None, site: PurePath | None = None,
-          pip: Sequence[str] | None = None, run: Runner | None = None) -> cmd.Completed:
+          pip: Sequence[str] | None = None, run: Runner | None = None,
+          preload: PurePath | None = None) -> cmd.Completed:
     """Install the cell's packages into its build folder, copy the repro beside them and
     write the launcher. `python`, `cuda_home` and `cache_dir` are paths where the launcher
     runs, `site` and `pip` where `run` runs pip: this machine by default, or a container
-    (the docker runtime) that sees the build folder somewhere else."""
+    (the docker runtime) that sees the build folder somewhere else. `preload`: a folder whose
+    CUDA runtime and NVRTC the launcher loads first (see launcher())."""
     started = time.monotonic()
     out = job.output.parent
     reqs = requirements(job)
@@ -56,11 +58,23 @@ def build(job: CompileJob, *, python: str, cuda_home: PurePath | None,
     code = out / "repro"
     shutil.copytree(job.repro.root, code, ignore=shutil.ignore_patterns("__pycache__"))
     job.output.write_text(launcher(job, python=python, cuda_home=cuda_home,
-                                   cache_dir=cache_dir))
+                                   cache_dir=cache_dir, preload=preload))
     job.output.chmod(0o755)
     return cmd.Completed(("kit", "python-build", job.repro.name), 0,
                          f"installed: {' '.join(reqs) or '(nothing)'}\n",
                          time.monotonic() - started)
+
+
+# FlashInfer's fused-MoE JIT on the H100 peaked at 47 GB with 16 jobs: about 3 GB a job.
+JIT_GB_PER_JOB = 3.0
+JIT_MEMORY_SHARE = 0.75  # of the machine (the prod runner container's limit is the same)
+
+
+def jit_jobs() -> int:
+    """`{jobs}` in a repro's env: parallel JIT compiles that fit in memory, at most one a core
+    (MAX_JOBS=cores on a 16-core, 24 GB machine would run out of memory)."""
+    fit = int(peakmem.total_gb() * JIT_MEMORY_SHARE / JIT_GB_PER_JOB)
+    return max(1, min(os.cpu_count() or 1, fit))
 
 
 def _here(job: CompileJob) -> Runner:
@@ -68,9 +82,9 @@ def _here(job: CompileJob) -> Runner:
 
 
 def launcher(job: CompileJob, *, python: str, cuda_home: PurePath | None,
-             cache_dir: PurePath | None = None) -> str:
+             cache_dir: PurePath | None = None, preload: PurePath | None = None) -> str:
     fill = {"{cache}": str(cache_dir or cache.root()), "{cuda}": job.cell.toolchain.name,
-            "{cpus}": str(os.cpu_count() or 1)}
+            "{cpus}": str(os.cpu_count() or 1), "{jobs}": str(jit_jobs())}
     env = {"KIT_REPRO": job.repro.name, "KIT_KNOBS": knob_string(job.cell),
            "KIT_ARCH": job.cell.arch}
     for name, text in job.repro.env.items():
@@ -83,6 +97,14 @@ def launcher(job: CompileJob, *, python: str, cuda_home: PurePath | None,
     if cuda_home is not None:
         env["CUDA_HOME"] = str(cuda_home)
         path.insert(0, 'os.path.join(os.environ["CUDA_HOME"], "bin")')
+    # A module JIT-built against a CUDA_HOME that no loader path names (kit.jithome, a pip
+    # toolchain on a machine without a CUDA install) needs its libcudart.so.N / libnvrtc.so.N:
+    # loaded here first, globally, its `NEEDED` entries are met by name.
+    preload_line = "" if preload is None else (
+        "import ctypes, glob\n"
+        f"for name in ('libcudart.so.*', 'libnvrtc.so.*'):\n"
+        f"    for lib in sorted(glob.glob(os.path.join({str(preload)!r}, name)))[:1]:\n"
+        "        ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)\n")
     return f"""#!{python}
 # Written by kit: runs {job.repro.name}/{job.repro.script} as the cell
 # {job.cell.label}, with the packages installed beside this file.
@@ -96,7 +118,7 @@ os.environ.update({env!r})
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (site, os.environ.get("PYTHONPATH", "")) if p)  # for the script's children
 os.environ["PATH"] = os.pathsep.join(p for p in ({", ".join(path)}) if p)
-sys.path[:0] = [site, os.path.join(here, "repro")]
+{preload_line}sys.path[:0] = [site, os.path.join(here, "repro")]
 script = os.path.join(here, "repro", {job.repro.script!r})
 sys.argv = [script, *sys.argv[1:]]
 runpy.run_path(script, run_name="__main__")

@@ -82,7 +82,7 @@ class Repro:
     example: str = ""
     expect: dict[str, str] = field(default_factory=dict)
     units: tuple[Unit, ...] = ()  # the per_arch layout's translation units
-    # python: the script kit runs, the environment it gets ({cache}, {cuda}, {cpus} filled
+    # python: the script kit runs, the environment it gets ({cache}, {cuda}, {cpus}, {jobs} filled
     # in), and the packages kit installs for it: axis -> pip requirement with {value}
     script: str = ""
     env: dict[str, str] = field(default_factory=dict)

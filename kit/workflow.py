@@ -94,7 +94,7 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
                               "(--rerun to run them again)")
                 todo = [s for s in todo if s.cell_id not in found]
         if todo:
-            prepare_toolchains([s.cell for s in todo], runtime, reporter)
+            prepare_toolchains([s.cell for s in todo], runtime, reporter, m.repros)
         try:
             execute(todo, repros=m.repros, cutlass=resolved, runtime=runtime,
                     run_dir=run_dir, opts=opts, reporter=reporter)
@@ -113,11 +113,11 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
     return run_dir, final
 
 
-def prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter
-            ) -> dict[str, ResolvedCutlass]:
+def prepare(cells: list[Cell], runtime: Runtime, reporter: Reporter,
+            repros: dict[str, Repro] | None = None) -> dict[str, ResolvedCutlass]:
     """Fetch every CUTLASS source and toolchain the cells need, before any compile starts."""
     out = resolve_cutlass(cells, reporter)
-    prepare_toolchains(cells, runtime, reporter)
+    prepare_toolchains(cells, runtime, reporter, repros)
     return out
 
 
@@ -129,12 +129,17 @@ def resolve_cutlass(cells: list[Cell], reporter: Reporter) -> dict[str, Resolved
     return out
 
 
-def prepare_toolchains(cells: list[Cell], runtime: Runtime, reporter: Reporter) -> None:
+def prepare_toolchains(cells: list[Cell], runtime: Runtime, reporter: Reporter,
+                       repros: dict[str, Repro] | None = None) -> None:
     pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells}
-    for c in pairs.values():
+    python = {(c.toolchain.name, c.cutlass.name) for c in cells
+              if repros is not None and repros[c.repro].kind == "python"}
+    for key, c in pairs.items():
         reporter.note(f"toolchain {c.toolchain.name}: {c.toolchain.spec}")
         try:
             runtime.prepare(c.toolchain, c.cutlass)
+            if key in python:  # here, not in a compile thread that Ctrl-C would wait for
+                runtime.prepare_python(c.toolchain, c.cutlass)
         except (ToolchainError, EngineError) as exc:
             # Its cells record infra_error with this message; the rest of the matrix runs.
             reporter.note(f"  cannot prepare it: {exc.format_message()}")

@@ -85,6 +85,10 @@ class Runtime(abc.ABC):
     def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
         """Install / build what compiling with this pair needs. Raises a KitError if it can't."""
 
+    def prepare_python(self, tc: Toolchain, cutlass: CutlassSource) -> None:  # noqa: B027
+        """What python repros' cells of this pair need beyond prepare(): nothing on the
+        host; the prod image in Docker. Raises a KitError if it can't."""
+
     @abc.abstractmethod
     def compile(self, job: CompileJob) -> cmd.Completed:
         """Compile one cell. A failed compile is a normal result, not an exception."""

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kit import cache, cmd, flavour, images, nvcc, pyrepro, reaper
+from kit import cache, cmd, flavour, images, nvcc, peakmem, pyrepro, reaper
 from kit.errors import EngineError
 from kit.gpu import GpuReport, detect
 from kit.model import CutlassSource, Toolchain
+from kit.pyrepro import JIT_MEMORY_SHARE
 from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_commands
 
 CUDA = PurePosixPath("/opt/cuda")
@@ -113,6 +114,7 @@ class DockerRuntime(Runtime):
         self._unbuilt: dict[str, EngineError] = {}  # image tag -> why it could not be built
         self._building: dict[str, threading.Lock] = {}  # image tag -> held while it builds
         self._ready: list[str] = []  # the images this runtime made sure of, for the manifest
+        self._said_find_links = False
 
     def describe(self) -> str:
         access = self.access()
@@ -168,6 +170,9 @@ class DockerRuntime(Runtime):
 
     def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
         self.ensure_image(self.spec(tc, cutlass))
+
+    def prepare_python(self, tc: Toolchain, cutlass: CutlassSource) -> None:
+        self.ensure_image(self.prod_spec(tc, cutlass))  # PyTorch: minutes, gigabytes
 
     def ensure_image(self, spec: images.ImageSpec) -> bool:
         """Build spec's image unless its tag is there (a flavour: its toolchain image first),
@@ -234,10 +239,17 @@ class DockerRuntime(Runtime):
         out_dir = job.output.parent
         volumes = {str(out_dir): {"bind": str(OUT), "mode": "rw"}}
         env = {"HOME": "/tmp", "PIP_NO_CACHE_DIR": "1", **pip_environment()}
-        wheels = self.recipe().wheels
-        if wheels is not None:
-            volumes[str(wheels)] = {"bind": str(WHEELS), "mode": "ro"}
+        # each wheel by its real file: a link in KIT_WHEELS would point nowhere in there
+        wheels = self.recipe().wheel_files
+        for name, path in wheels.items():
+            volumes[str(path.resolve())] = {"bind": str(WHEELS / name), "mode": "ro"}
+        if wheels:
             env["PIP_FIND_LINKS"] = f"{WHEELS} {env.get('PIP_FIND_LINKS', '')}".strip()
+        local = [u for u in os.environ.get("PIP_FIND_LINKS", "").split() if "://" not in u]
+        if local and not self._said_find_links:
+            self._said_find_links = True
+            self.log(f"PIP_FIND_LINKS {' '.join(local)}: folders of this machine are not seen "
+                     "by the container that installs python cells' packages; KIT_WHEELS is")
         out_dir.chmod(0o777)  # as for nvcc: the image's kit user may be the one writing
         try:
             done = pyrepro.build(
@@ -315,10 +327,12 @@ class DockerRuntime(Runtime):
             extra, _ = self._gpu(gpu_index)
             volumes = {str(cache.root() / "builds"): {"bind": str(BUILDS), "mode": "ro"},
                        **self.image_cache(image), **self.access().volumes}
+            if flavour.is_prod(image):  # a JIT build runs there (kit.pyrepro.jit_jobs)
+                extra["mem_limit"] = f"{max(12, int(peakmem.total_gb() * JIT_MEMORY_SHARE))}g"
             try:
                 runner = self.client.containers.create(
                     image, ["sleep", "infinity"], volumes=volumes, working_dir="/tmp",
-                    **self._lockdown(), **extra)
+                    **{**self._lockdown(), **extra})
                 runner.start()
             except DockerException as exc:
                 raise EngineError(f"could not start a runner container from {image}: {exc}"

@@ -51,9 +51,12 @@ class HostRuntime(Runtime):
         tc = self.resolve(job.cell.toolchain)
         job.output.parent.mkdir(parents=True, exist_ok=True)
         if job.repro.kind == "python":
+            if tc.toolchain.kind is not SourceKind.PIP:
+                return pyrepro.build(job, python=repro_python(), cuda_home=tc.cuda_home)
             # A pip toolchain is not a whole CUDA install: FlashInfer's JIT gets one laid out
-            cuda_home = jithome.home(tc) if tc.toolchain.kind is SourceKind.PIP else tc.cuda_home
-            return pyrepro.build(job, python=repro_python(), cuda_home=cuda_home)
+            home = jithome.home(tc)
+            return pyrepro.build(job, python=repro_python(), cuda_home=home,
+                                 preload=home / "lib64")
         return run_commands(self.commands(job), lambda argv, left: cmd.run(
             argv, cwd=job.output.parent, timeout=left, log_file=job.log, measure_memory=True),
             timeout=job.timeout, objects=objects_of(job))

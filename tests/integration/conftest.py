@@ -38,6 +38,10 @@ spec = gen_fp4_quantization_sm90_module()
 spec.build(verbose=False)
 tvm_ffi.load_module(str(spec.get_library_path()))
 print("JIT ok", flashinfer.__version__, torch.__version__)
+for line in open("/proc/self/maps"):
+    if "libcudart.so" in line:
+        print("cudart:", line.split()[-1])
+        break
 """
 
 

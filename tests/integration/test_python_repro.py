@@ -101,6 +101,10 @@ def test_a_pip_toolchain_gives_flashinfers_jit_a_whole_cuda_home(
     jit = subprocess.run([sys.executable, "-c", FLASHINFER_JIT, str(launcher)],
                          capture_output=True, text=True, timeout=1200)
     assert jit.returncode == 0 and "JIT ok 0.5.2" in jit.stdout, jit.stdout + jit.stderr
+    # the module's libcudart is the toolchain's (the home links it), loaded by the launcher
+    # first, whatever the loader's own paths hold (here: /usr/local/cuda's, in ld.so.cache)
+    cudart = next(ln for ln in jit.stdout.splitlines() if ln.startswith("cudart: "))
+    assert "/toolchains/pip-13.0.88/" in cudart, cudart
 
 
 def test_another_kit_python_is_another_build_never_a_carried_over_result(
