@@ -18,14 +18,16 @@ All three are hashed into the image's tag, KIT_WHEELS by the content of its whee
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
 from kit import images
-from kit.errors import ToolchainError
+from kit.errors import KitError, ToolchainError
 
 NAME = "prod"
 DOCKERFILE = Path("images") / "prod.Dockerfile"
@@ -85,7 +87,8 @@ def spec(plain: images.ImageSpec, recipe: Recipe, project: Path) -> images.Image
         context_files={"Dockerfile": dockerfile, "kit-ca.crt": images.ca_bundle(),
                        # COPY needs the folder even when no wheel is given
                        "wheels/.kit": b""},
-        context_paths={f"wheels/{name}": path for name, path in recipe.wheel_files.items()})
+        context_paths={f"wheels/{name}": path for name, path in recipe.wheel_files.items()
+                       if not name.startswith(per_cell_wheels(project))})
 
 
 def is_prod(tag: str) -> bool:
@@ -95,3 +98,19 @@ def is_prod(tag: str) -> bool:
 def folder_name(tag: str) -> str:
     """A folder name for an image's tag (FlashInfer's JIT cache lives in one per image)."""
     return tag.replace("/", "_").replace(":", "_")
+
+
+@functools.cache
+def per_cell_wheels(project: Path) -> tuple[str, ...]:
+    """Wheel-name prefixes of the packages python repros install per cell, at the cell's axis
+    value (`packages:`, e.g. flashinfer-python): never in the image, so a FlashInfer wheel
+    added to KIT_WHEELS changes no image tag (nor loses its JIT cache)."""
+    from kit.repros import discover
+
+    try:
+        found = discover(project / "repros")
+    except KitError:
+        return ()
+    names = {re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0] for r in found.values()
+             for req in r.packages.values()}
+    return tuple(re.sub(r"[-_.]+", "_", n).lower() + "-" for n in sorted(names) if n)

@@ -65,6 +65,11 @@ def test_the_tag_is_a_flavour_of_the_plain_image_and_hashes_every_input(
     wheel(tmp_path / "w", "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl", b"two")
     seen.add(prod_tag(plain))  # same name, other bytes: another image
     assert len(seen) == 4
+    # A cell's own package (installed per cell at its axis value) is not part of the image:
+    # adding a FlashInfer wheel keeps the tag, and the image's JIT cache with it.
+    before = prod_tag(plain)
+    wheel(tmp_path / "w", "flashinfer_python-0.6.4-py3-none-any.whl")
+    assert prod_tag(plain) == before
     spec = flavour.spec(plain, flavour.Recipe.from_env(), ROOT)
     assert spec.buildargs["KIT_IMAGE"] == plain.tag and spec.base == plain.tag
     assert spec.labels["io.kit.flavour"] == "prod"
