@@ -101,7 +101,8 @@ def compile_failure(returncode: int, output: str, timed_out: bool) -> Verdict:
                        Evidence(cause="filesystem", detail=first))
     pip = _PIP_FAILED.search(output)
     if pip:  # a python repro's packages could not be installed: nothing was built
-        why = f"{pip.group(0)} (kit installs wheels only: is there one for this python?)"
+        why = (f"{pip.group(0)} (kit installs wheels only: is there one for this python, and "
+               "can pip reach its index or KIT_WHEELS?)")
         return Verdict(Outcome.INFRA_ERROR, f"package install failed: {why}"[:300],
                        Evidence(cause="package_install", detail=first or pip.group(0)))
     for cause, pattern in _COMPILE_CAUSES:
