@@ -6,7 +6,7 @@ import difflib
 import fnmatch
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,7 +277,7 @@ def expand(matrix: Matrix, *, preset: str | None = None,
 
     cells: dict[str, Cell] = {}
     for combo in combos:
-        for cell in _cells_for(matrix, combo, axes_key):
+        for cell in _cells_for(matrix, combo, axes_key, set(overrides or {})):
             if only and not _selected(cell, only):
                 continue
             cells.setdefault(cell.label, cell)
@@ -311,9 +311,11 @@ def _apply_include(product: list[Combo], include: list[Combo],
     return combos
 
 
-def _cells_for(matrix: Matrix, combo: Combo, axes_key: KeyPath) -> list[Cell]:
+def _cells_for(matrix: Matrix, combo: Combo, axes_key: KeyPath,
+               from_command_line: Collection[str] = ()) -> list[Cell]:
     """The cell(s) one combination stands for. An axis the repro lacks does not apply to it;
-    a missing core axis (in an include entry) means each value the matrix offers."""
+    a missing core axis (in an include entry) means each value the matrix offers. A bad value
+    of an axis in `from_command_line` (--axis) is the command line's mistake, not the file's."""
     located = matrix.located
     repro_name = combo.get("repro")
     if repro_name not in matrix.repros:
@@ -336,8 +338,11 @@ def _cells_for(matrix: Matrix, combo: Combo, axes_key: KeyPath) -> list[Cell]:
     for name, knob in repro.knobs.items():
         value = combo.get(name, knob.default)
         if not knob.accepts(value):
-            raise located.error((*axes_key, name),
-                                f"repro {repro.name} has no {name} '{value}'",
+            message = f"repro {repro.name} has no {name} '{value}'"
+            if name in from_command_line:
+                raise UsageError(f"--axis {name}={value}: {message}",
+                                 hint=f"values: {knob.describe_values()}")
+            raise located.error((*axes_key, name), message,
                                 hint=f"values: {knob.describe_values()}")
         knobs[name] = value
     knobs = repro.pinned(knobs)

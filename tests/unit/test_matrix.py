@@ -133,6 +133,12 @@ def test_axis_override_replaces_the_preset_axis(project: Path) -> None:
                                                        "cuda13.2"]
     with pytest.raises(UsageError, match="expected AXIS=VALUE"):
         matrix.parse_axis_overrides(["cuda="], m.known_axes())
+    # A knob value no repro has, given with --axis, is the command line's mistake: named as
+    # such, not as a line of matrix.yaml.
+    bad = matrix.parse_axis_overrides(["placement=nowhere"], m.known_axes())
+    with pytest.raises(UsageError, match=r"^--axis placement=nowhere: repro \S+ has no "
+                                         r"placement 'nowhere'"):
+        matrix.expand(m, preset="smoke", overrides=bad)
 
 
 def test_an_upstream_example_repro_needs_no_sources(tmp_path: Path) -> None:
