@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kit import classify, cuobjdump, matrix, nvcc
-from kit.errors import MatrixError
+from kit.errors import MatrixError, UsageError
 from kit.model import Cell
 from kit.repros import discover
 
@@ -133,8 +133,8 @@ def test_a_per_arch_layout_needs_units(project: Path) -> None:
 
 
 def test_an_arch_list_value_is_checked_like_any_knob_value(project: Path) -> None:
-    with pytest.raises(MatrixError, match="no arch_list 'sm90'") as info:
-        cells(project, arch_list=["sm90"])
+    with pytest.raises(UsageError, match=r"--axis arch_list=sm90: .* no arch_list 'sm90'") as info:
+        cells(project, arch_list=["sm90"])  # as --axis gives it
     assert "archs joined by +" in info.value.format_message()
 
 
