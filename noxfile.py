@@ -1,7 +1,8 @@
 """nox sessions: `nox -l` lists them. Docker and GPU sessions are not in the default set.
 
 One `repro-<toolchain>` session per toolchain in matrix.yaml runs the matrix for that
-toolchain in its Docker image, e.g. `nox -s repro-cuda13.0`.
+toolchain in its Docker image, e.g. `nox -s repro-cuda13.0`; `nox -s prod` runs the production
+kernel in the prod image.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ def smoke(session: nox.Session) -> None:
     """The smallest useful matrix (real compiles; no_gpu without a GPU)."""
     session.install("-e", ".")
     session.run("kit", "matrix", "run", "--preset", "smoke", *session.posargs)
+
+
+@nox.session(name="prod", tags=["docker"])
+def prod(session: nox.Session) -> None:
+    """The production kernel (FlashInfer's CUTLASS fused MoE) in the prod image; KIT_TORCH,
+    KIT_TORCH_INDEX and KIT_WHEELS choose its PyTorch (`-- --runtime host`: KIT_PYTHON's)."""
+    session.install("-e", ".")
+    session.run("kit", "matrix", "run", "--preset", "prod", "--runtime", "docker",
+                *session.posargs)
 
 
 def _toolchains() -> list[str]:
