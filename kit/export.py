@@ -22,7 +22,7 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
         raise ValueError(f"{repro.name}: export writes one translation unit; this cell is a "
                          "multi-file build (use tu_layout=single or `kit repro run`)")
     source = (repro.root / repro.sources[0]).read_text()
-    body = inline_harness(source, repro.root.parent / HARNESS_DIR, set())
+    body = inline_harness(source, repro.root.parent / HARNESS_DIR)
     macros = [("KIT_REPRO", f'"{repro.name}"'), ("KIT_KNOBS", f'"{nvcc.knob_string(cell)}"')]
     macros += repro.defines(cell.knob_map)
     # $CUTLASS stays expandable when the line is pasted into a shell; the rest is quoted.
@@ -46,17 +46,20 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
     return "\n".join(header) + "\n\n" + body
 
 
-def inline_harness(source: str, harness: Path, seen: set[str]) -> str:
-    """Each `#include "kit_*.h"` of the harness replaced by the header's text, once (as its
-    `#pragma once` would): the exported file builds with CUTLASS alone."""
+def inline_harness(source: str, harness: Path, within: frozenset[str] = frozenset()) -> str:
+    """Each `#include "kit_*.h"` of the harness replaced by the header's text inside an
+    include guard, which does what its `#pragma once` did: an include under a disabled `#if`
+    inlines a copy the preprocessor skips, the next one is still there. The exported file
+    builds with CUTLASS alone."""
     def include(match: re.Match[str]) -> str:
         name = match.group(1)
         if not (harness / name).is_file():
             return match.group(0)
-        if name in seen:
-            return f"// ({name}: inlined above)"
-        seen.add(name)
+        if name in within:  # it includes itself through another: its guard is defined here
+            return f"// ({name}: inlined around this)"
+        guard = "KIT_INLINED_" + re.sub(r"\W", "_", name).upper()
         text = (harness / name).read_text().replace("#pragma once\n", "", 1)
-        return (f"// ---- kit harness: {name} (inlined) ----\n"
-                f"{inline_harness(text, harness, seen)}\n// ---- end of {name} ----")
+        return (f"// ---- kit harness: {name} (inlined) ----\n#ifndef {guard}\n#define {guard}\n"
+                f"{inline_harness(text, harness, within | {name})}\n"
+                f"#endif  // {guard}\n// ---- end of {name} ----")
     return _INCLUDE.sub(include, source)

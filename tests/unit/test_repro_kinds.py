@@ -81,3 +81,19 @@ def test_kit_python_by_name_becomes_an_absolute_interpreter_path(
     with pytest.raises(ToolchainError, match="no such interpreter") as err:
         repro_python()
     assert "KIT_PYTHON=" in (err.value.hint or "")
+
+
+def test_export_inlines_a_harness_header_at_every_include_each_copy_guarded(
+        tmp_path: Path) -> None:
+    # A first include under a disabled #if must not swallow the one that counts, and headers
+    # that include each other must not inline forever.
+    from kit.export import inline_harness
+
+    (tmp_path / "kit_a.h").write_text('#pragma once\n#include "kit_b.h"\nint a();\n')
+    (tmp_path / "kit_b.h").write_text('#pragma once\n#include "kit_a.h"\nint b();\n')
+    source = '#ifdef NEVER\n#include "kit_a.h"\n#endif\n#include "kit_a.h"\n#include <vector>\n'
+    out = inline_harness(source, tmp_path)
+    assert out.count("#ifndef KIT_INLINED_KIT_A_H") == 2 and out.count("int a();") == 2
+    assert out.count("int b();") == 2 and "(kit_a.h: inlined around this)" in out
+    assert "#pragma once" not in out and "#include <vector>" in out
+    assert '#include "kit_' not in out
