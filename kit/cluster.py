@@ -29,13 +29,13 @@ from typing import Any
 from kit import __version__
 from kit import gpu as gpumod
 from kit.errors import KitError
+from kit.peakmem import DEFAULT_COMPILE_GB
 
 COMPILE = "kit_nvcc"  # compile slots: how many nvcc a node runs at once
 DOCKER = "kit_docker"
 _GPU = re.compile(r"^kit_sm_(\d+)(\d)$")
 HOST_UNITS = 1000  # a kit_host_<arch> resource never limits how many tasks run
 INSTALL_HINT = "python3 -m pip install 'kit[cluster]' (Ray), on this machine and every node"
-DEFAULT_COMPILE_GB = 6.0  # as kit.execute: a CUTLASS grouped GEMM peaks at 3.5-8 GB
 
 
 class ClusterError(KitError):

@@ -18,17 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit import binary, cache, classify, cmd, history
+from kit import binary, cache, classify, cmd, history, peakmem
 from kit.cutlass_src import ResolvedCutlass
 from kit.errors import KitError
 from kit.model import CellResult, Evidence, Outcome
+from kit.peakmem import DEFAULT_COMPILE_GB
 from kit.plan import RunDecision, Step
 from kit.progress import Reporter
 from kit.repros import Repro
 from kit.results import RunDir, now, write_json
 from kit.runtime.base import CompileJob, RunJob, Runtime
-
-DEFAULT_COMPILE_GB = 6.0  # a CUTLASS grouped GEMM peaks at 3.5-8 GB in nvcc/cicc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,13 +65,7 @@ def memory_budget_gb(opts: Options) -> float:
 
 
 def available_gb() -> float:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / (1 << 20)
-    except OSError:
-        pass
-    return DEFAULT_COMPILE_GB
+    return peakmem.meminfo_gb("MemAvailable") or DEFAULT_COMPILE_GB
 
 
 @dataclass

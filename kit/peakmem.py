@@ -51,12 +51,22 @@ class Sampler:
         return self.peak_kb
 
 
-def total_gb() -> float:
-    """The machine's memory (MemTotal), in GiB; 16 where /proc/meminfo cannot be read."""
+# What one CUTLASS grouped GEMM compile is expected to peak at (nvcc/cicc: 3.5-8 GB) before
+# kit.history has measured it.
+DEFAULT_COMPILE_GB = 6.0
+
+
+def meminfo_gb(field: str) -> float | None:
+    """One /proc/meminfo figure (MemTotal, MemAvailable) in GiB; None where it cannot be read."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / (1 << 20)
     except (OSError, ValueError):
         pass
-    return 16.0
+    return None
+
+
+def total_gb() -> float:
+    """The machine's memory (MemTotal); 16 GiB where it cannot be read."""
+    return meminfo_gb("MemTotal") or 16.0

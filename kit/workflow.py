@@ -48,15 +48,16 @@ def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
           cutlass: dict[str, ResolvedCutlass] | None = None) -> plan.Facts:
     used_tc = {c.toolchain.name: c.toolchain for c in cells}
     used_cl = {c.cutlass.name: c.cutlass for c in cells}
+    python_pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells
+                    if m.repros[c.repro].kind == "python"}  # one identity a pair, not a cell
     return plan.Facts(
         toolchain_ids={n: runtime.toolchain_identity(tc) for n, tc in used_tc.items()},
         cutlass_ids={n: (cutlass[n].identity if cutlass and n in cutlass else src.spec)
                      for n, src in used_cl.items()},
         source_digests={r: m.repros[r].source_digest() for r in {c.repro for c in cells}},
         gpus=runtime.gpus(),
-        python_ids={(c.toolchain.name, c.cutlass.name): runtime.python_identity(c.toolchain,
-                                                                                c.cutlass)
-                    for c in cells if m.repros[c.repro].kind == "python"},
+        python_ids={pair: runtime.python_identity(c.toolchain, c.cutlass)
+                    for pair, c in python_pairs.items()},
     )
 
 

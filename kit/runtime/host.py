@@ -77,13 +77,10 @@ class HostRuntime(Runtime):
             cutlass_root=root,
         )
 
-    @functools.cache  # noqa: B019 - one answer per run
     def python_identity(self, tc: Toolchain, cutlass: CutlassSource) -> str:
-        # KIT_PYTHON's interpreter and PyTorch are what a python cell's build runs with here:
-        # another torch is another build (and no result carries over to it).
-        python = repro_python()
-        done = cmd.run([python, "-c", _TORCH_VERSION], timeout=60)
-        return f"{python}:{done.output.strip() if done.returncode == 0 else 'unknown'}"
+        # KIT_PYTHON's interpreter and PyTorch are what a python cell's build runs with here,
+        # whatever the pair: another torch is another build (no result carries over to it).
+        return _python_identity(repro_python())
 
     def run(self, job: RunJob) -> cmd.Completed:
         env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
@@ -97,6 +94,12 @@ _TORCH_VERSION = ("import importlib.metadata as m, sys\n"
                   "try: torch = m.version('torch')\n"
                   "except m.PackageNotFoundError: torch = 'none'\n"
                   "print(sys.version.split()[0], 'torch', torch)")
+
+
+@functools.cache
+def _python_identity(python: str) -> str:
+    done = cmd.run([python, "-c", _TORCH_VERSION], timeout=60)
+    return f"{python}:{done.output.strip() if done.returncode == 0 else 'unknown'}"
 
 
 def repro_python() -> str:
