@@ -21,13 +21,17 @@ from kit import cmd, cuobjdump
 # The kernel's own host symbol (not the stubs whose names embed it): `L` marks internal
 # linkage, which CUTLASS gives device_kernel (`__global__ static`).
 # Bumped whenever inspect() learns something new, so cached builds are looked at again.
-FACTS_VERSION = 6
+FACTS_VERSION = 7
 
 _DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?13device_kernel[A-Za-z0-9_]*$")
-# An integer literal's type suffix in a demangled name: C<32u>, C<1ul>.
-_INT_SUFFIX = re.compile(r"\b(\d+)(?:u|ul|ull|l|ll)\b")
-
-
+# An integer template argument as c++filt spells it, by its type: 128 (int), 128u, 128l,
+# 128ul, 128ll, 128ull, and the types with no suffix in a cast: (short)128,
+# (unsigned char)128, (signed char)128, (char)128, (unsigned short)128, (__int128)128.
+_INT_LITERAL = re.compile(
+    r"(?<![\w.])(?P<cast>\((?:(?:un)?signed )?(?:char|short|int|long|long long|__int128)\))?"
+    r"(?P<value>-?\d+)(?P<suffix>ull|ul|ll|u|l)?(?![\w.])")
+# The template a literal is an argument of, for the message: `C<` in cute::C<128u>.
+_TEMPLATE_BEFORE = re.compile(r"(\w+)<$")
 def inspect(binary: Path) -> dict[str, Any]:
     """Host-side facts (nm) and device-side facts (cuobjdump) together."""
     return {**_host_facts(binary), **_device_facts(binary)}
@@ -68,21 +72,42 @@ def _host_facts(binary: Path) -> dict[str, Any]:
 
 
 def facts_from_symbols(mangled: list[str], demangled: list[str]) -> dict[str, Any]:
-    """Group the kernel's symbols by their demangled name with integer suffixes dropped: a
-    group of two is one kernel named two ways."""
+    """Group the kernel's symbols by their demangled name with every integer spelt as a plain
+    number: a group holding two spellings is one kernel named two ways. Two symbols whose
+    demangled names are the same (they differ only in linkage, `L`) are one kernel."""
     facts: dict[str, Any] = {"version": FACTS_VERSION,
                              "device_kernel_instantiations": len(mangled)}
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, dict[str, list[str]]] = {}
     for sym, name in zip(mangled, demangled, strict=True):
-        groups.setdefault(_INT_SUFFIX.sub(r"\1", name), []).append(sym)
+        key = _INT_LITERAL.sub(lambda m: m.group("value"), name)
+        groups.setdefault(key, {}).setdefault(name, []).append(sym)
     twice = [g for g in groups.values() if len(g) > 1]
     facts["kernels_named_twice"] = len(twice)
     if twice:
-        facts["device_kernel_symbols"] = [s for g in twice for s in g]
+        facts["device_kernel_symbols"] = [s for g in twice for syms in g.values() for s in syms]
+        facts["spellings"] = spellings(*list(twice[0])[:2])
         facts["warning"] = (f"{len(twice)} cutlass::device_kernel named two ways on the host "
-                            "(integer template arguments of different types, e.g. C<32> vs "
-                            "C<32u>): host code launches a kernel that was never registered")
+                            f"({' vs '.join(facts['spellings'])}): host code launches a kernel "
+                            "that was never registered")
     return facts
+
+
+def spellings(first: str, second: str) -> list[str]:
+    """Where two spellings of one name first part: the integer argument each writes, with its
+    template (`C<128>`, `C<128u>`)."""
+    a, b = list(_INT_LITERAL.finditer(first)), list(_INT_LITERAL.finditer(second))
+    for x, y in zip(a, b, strict=False):
+        if x.group(0) != y.group(0) and x.group("value") == y.group("value"):
+            return [_with_template(first, x), _with_template(second, y)]
+    return [first[:80], second[:80]]
+
+
+def _with_template(name: str, literal: re.Match[str]) -> str:
+    before = _TEMPLATE_BEFORE.search(name[:literal.start()])
+    if before is None:
+        return literal.group(0)
+    close = ">" if name[literal.end():literal.end() + 1] == ">" else ", ...>"
+    return f"{before.group(1)}<{literal.group(0)}{close}"
 
 
 def _symbol_names(nm_output: str) -> list[str]:

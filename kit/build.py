@@ -18,6 +18,7 @@ ARCH_LIST = "arch_list"
 LINK_ORDER = "link_order"
 STUB = "static_global_template_stub"
 RDC = "rdc"
+TRACE = "cutlass_trace"
 
 _ARCH = r"sm_\d{2,3}[af]?"
 _ARCH_LIST = rf"{_ARCH}(\+{_ARCH})*"
@@ -40,6 +41,9 @@ AXES: dict[str, AxisSpec] = {
     # so the axis also runs on a 12.x nvcc that has no such option.
     STUB: AxisSpec("default", ("default", "true", "false")),
     RDC: AxisSpec("off", ("off", "on")),
+    # CUTLASS's host trace (-DCUTLASS_DEBUG_TRACE_LEVEL=1): "default" does what the repro.yaml
+    # says (`trace:`); on / off measure that compiling it in changes no outcome.
+    TRACE: AxisSpec("default", ("default", "on", "off")),
 }
 
 

@@ -13,6 +13,8 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit import plainout
+from kit.gpu import Gpu
 from kit.model import Evidence, Outcome
 
 PREFIX = "KIT_RESULT "
@@ -126,28 +128,126 @@ def _first_error(output: str) -> str:
 
 def run_result(returncode: int, output: str, timed_out: bool, limit: float,
                expect: dict[str, str] | None = None,
-               binary_facts: dict[str, Any] | None = None) -> Verdict:
-    """`expect` (for upstream examples, which print no KIT_RESULT) maps passed / failed /
-    refused to regular expressions over the program's output. `binary_facts` (kit.binary)
-    add static evidence to the diagnosis."""
-    if expect and not timed_out:
-        verdict = _from_example(returncode, output, expect)
-        if verdict is not None:
-            return verdict
+               binary_facts: dict[str, Any] | None = None,
+               gpu: Gpu | None = None) -> Verdict:
+    """The harness line decides when there is one. A program without one (a user's own, an
+    upstream example) is read for what it and CUTLASS said (kit.plainout): `expect` maps
+    passed / failed / error / refused to regular expressions over its lines; the first
+    failure decides. `binary_facts` (kit.binary) add static evidence to the diagnosis, `gpu`
+    the device's own limits where the program prints none."""
     data = parse_line(output)
-    if timed_out:
+    if timed_out and data is not None:
         return Verdict(Outcome.TIMEOUT, f"no result within {limit:g}s; killed", kit_result=data)
-    if data is None:
-        if returncode < 0:
-            name = _signal_name(-returncode)
-            return Verdict(Outcome.CRASH, f"killed by {name} before reporting",
-                           Evidence(cause="signal", detail=name, facts={"signal": -returncode}))
-        if returncode in (126, 127):
-            return Verdict(Outcome.INFRA_ERROR, f"binary could not be started (exit {returncode})",
-                           Evidence(cause="exec", detail=_last(output)))
-        why = f"exit {returncode} without a KIT_RESULT line"
-        return Verdict(Outcome.CRASH, why, Evidence(cause="no_result", detail=_last(output)))
-    return _from_line(data, output, binary_facts or {})
+    if data is not None:
+        return _from_line(data, output, binary_facts or {})
+    return _from_plain(returncode, output, timed_out, limit, plainout.read(output, expect),
+                       binary_facts or {}, gpu)
+
+
+def _from_plain(returncode: int, output: str, timed_out: bool, limit: float,
+                reading: plainout.Reading, facts: dict[str, Any], gpu: Gpu | None) -> Verdict:
+    failure = reading.first_failure()
+    ending = _ending(returncode, timed_out, limit)
+    if failure is not None:
+        said, call = failure
+        v = _from_said(said, call, reading.trace, output, facts, gpu)
+        if ending:  # what the process did after its first failure does not change it
+            return Verdict(v.outcome, f"{v.reason} (then {ending})", v.evidence)
+        return v
+    if timed_out:
+        return Verdict(Outcome.TIMEOUT, f"no result within {limit:g}s; killed")
+    if returncode < 0:
+        name = _signal_name(-returncode)
+        return Verdict(Outcome.CRASH, f"killed by {name} before reporting",
+                       Evidence(cause="signal", detail=name, facts={"signal": -returncode}))
+    if returncode in (126, 127):
+        return Verdict(Outcome.INFRA_ERROR, f"binary could not be started (exit {returncode})",
+                       Evidence(cause="exec", detail=_last(output)))
+    passed = reading.first_pass()
+    if passed is not None and returncode == 0:
+        return Verdict(Outcome.OK, f"the program reports it passed ({passed.quote()})",
+                       Evidence(cause="", detail=passed.quote(),
+                                facts={"lines": [passed.quote()]}))
+    seen = "; ".join(s.quote() for s in reading.said[-3:])
+    if returncode != 0:
+        after = f" after {passed.quote()}" if passed else ""
+        return Verdict(Outcome.RUN_FAILED, f"exit {returncode}{after}: {_last(output)}"[:300],
+                       Evidence(cause="exit_status", detail=_last(output),
+                                facts={"exit_status": returncode}))
+    bad = next((ln for ln in output.splitlines() if ln.startswith(PREFIX)), "")
+    if bad:  # a harness line that is not JSON: the repro's own bug, and no verdict
+        return Verdict(Outcome.EXITED_UNVERIFIED, f"exit 0; its KIT_RESULT line is not a JSON "
+                       f"object: {bad[:120]}", Evidence(cause="bad_result", detail=bad[:300]))
+    why = ("exit 0; no verdict kit can read (no KIT_RESULT, Disposition, CUTLASS status "
+           "failure or expect: pattern)")
+    return Verdict(Outcome.EXITED_UNVERIFIED, why + (f"; it said {seen}" if seen else ""),
+                   Evidence(cause="no_verdict", detail=seen or _last(output),
+                            facts={"lines": [s.quote() for s in reading.said]}))
+
+
+def _ending(returncode: int, timed_out: bool, limit: float) -> str:
+    if timed_out:
+        return f"killed at the {limit:g}s limit"
+    if returncode < 0:
+        return f"killed by {_signal_name(-returncode)}"
+    return ""
+
+
+def _from_said(said: plainout.Said, call: str, trace: plainout.Trace, output: str,
+               facts: dict[str, Any], gpu: Gpu | None) -> Verdict:
+    quote = said.quote()
+    lines = {"lines": [quote, *trace.lines]}
+    if said.status == "refused":
+        return Verdict(Outcome.SKIPPED_ARCH, f"the program refused this GPU ({quote})",
+                       Evidence(cause="example_refused", detail=quote, facts=lines))
+    if said.kind in ("disposition", "expect") and said.status == "failed":
+        return Verdict(Outcome.WRONG_RESULT, f"the program reports a wrong result ({quote})",
+                       Evidence(cause="verify", detail=quote, facts=lines))
+    if said.status == "error":
+        return Verdict(Outcome.RUN_FAILED, f"the program reports an error ({quote})",
+                       Evidence(cause="declared_error", detail=quote, facts=lines))
+    status = said.status
+    if not call:  # the line does not say which call; the trace may, and CUTLASS's codes do
+        if status == ERROR_INTERNAL and trace.launch_failed and not trace.set_attribute_error:
+            call = "run"
+        elif status == ERROR_INTERNAL and trace.set_attribute_error:
+            call = "initialize"
+        elif status == "Invalid status" or trace.can_implement:
+            call = "can_implement"  # GemmUniversalAdapter::can_implement's refusal (kInvalid)
+    if call == "can_implement":
+        why = f"; the kernel says: {trace.can_implement}" if trace.can_implement else ""
+        return Verdict(Outcome.CAN_IMPLEMENT_FAILED, f"can_implement(): {status} ({quote}){why}",
+                       Evidence(cause="can_implement", detail=status + why, facts=lines))
+    if call == "run":
+        detail = trace.launch_failed or status
+        return Verdict(Outcome.RUN_FAILED, f"run(): {status} ({quote})",
+                       Evidence(cause="run", detail=detail, facts=lines))
+    if status == ERROR_INTERNAL:
+        ev = diagnose_internal(_trace_data(trace, gpu), output, facts)
+        named = "" if call else (" (the program does not say which call; Error Internal "
+                                 "comes from initialize() here)")
+        ev = Evidence(cause=ev.cause, detail=ev.detail, facts={**ev.facts, **lines,
+                                                              "from": "output"})
+        return Verdict(Outcome.INIT_ERROR_INTERNAL,
+                       f"initialize(): Error Internal — {ev.cause}: {ev.detail}{named} ({quote})",
+                       ev)
+    if call == "initialize":
+        return Verdict(Outcome.INIT_ERROR_OTHER, f"initialize(): {status} ({quote})",
+                       Evidence(cause="status", detail=status, facts=lines))
+    return Verdict(Outcome.RUN_FAILED, f"CUTLASS status {status}, call not said ({quote})",
+                   Evidence(cause="status", detail=status, facts=lines))
+
+
+def _trace_data(trace: plainout.Trace, gpu: Gpu | None) -> dict[str, Any]:
+    """The facts a harness line would carry, from CUTLASS's trace and the GPU kit ran on."""
+    data: dict[str, Any] = {"smem_bytes": trace.smem_bytes,
+                            "smem_optin_bytes": gpu.smem_optin_bytes if gpu else None}
+    if trace.set_attribute_error:
+        data["direct_set_attribute"] = {"name": trace.set_attribute_error_name,
+                                        "string": trace.set_attribute_error}
+    if gpu is not None:
+        data["device"] = {"name": gpu.name, "cc": gpu.cc_text}
+    return data
 
 
 def _from_line(data: dict[str, Any], output: str, facts: dict[str, Any]) -> Verdict:
@@ -197,35 +297,17 @@ def _from_line(data: dict[str, Any], output: str, facts: dict[str, Any]) -> Verd
                        f"max error {verify.get('max_abs_error')} > {verify.get('tolerance')}",
                        Evidence(cause="verify", facts=dict(verify)), data)
     if stage == "done":
-        return Verdict(Outcome.OK, f"verified (max error {verify.get('max_abs_error')})",
-                       Evidence(facts=dict(verify)), data)
+        if verify.get("ran") is True and verify.get("passed") is True:
+            return Verdict(Outcome.OK, f"verified (max error {verify.get('max_abs_error')})",
+                           Evidence(facts=dict(verify)), data)
+        if verify.get("ran") is True:
+            return Verdict(Outcome.WRONG_RESULT, "stage done, but its verify did not pass "
+                           f"(max error {verify.get('max_abs_error')})",
+                           Evidence(cause="verify", facts=dict(verify)), data)
+        return Verdict(Outcome.EXITED_UNVERIFIED, "stage done, but verify did not run",
+                       Evidence(cause="verify_not_run", facts=dict(verify)), data)
     return Verdict(Outcome.CRASH, f"unknown harness stage '{stage}'",
                    Evidence(cause="bad_result", detail=stage), data)
-
-
-_CUTLASS_ERROR = re.compile(r"Got cutlass error: (.+?) at: (\d+)")
-
-
-def _from_example(returncode: int, output: str, expect: dict[str, str]) -> Verdict | None:
-    if re.search(expect["passed"], output):
-        return Verdict(Outcome.OK, "the example reports Disposition: Passed")
-    if re.search(expect["failed"], output):
-        return Verdict(Outcome.WRONG_RESULT, "the example reports Disposition: Failed",
-                       Evidence(cause="verify"))
-    m = _CUTLASS_ERROR.search(output)
-    if m:
-        status, line = m.group(1), m.group(2)
-        # The example does not say which call failed; Error Internal can only come from
-        # initialize() in these programs (can_implement never returns it).
-        outcome = Outcome.INIT_ERROR_INTERNAL if status == ERROR_INTERNAL \
-            else Outcome.RUN_FAILED
-        return Verdict(outcome, f"example: {status} at line {line}",
-                       Evidence(cause="unknown" if status == ERROR_INTERNAL else "status",
-                                detail=f"{status} (example line {line}; no KIT_RESULT)"))
-    if re.search(expect["refused"], output):
-        return Verdict(Outcome.SKIPPED_ARCH, f"the example refused: {_last(output)}",
-                       Evidence(cause="example_refused", detail=_last(output)))
-    return None
 
 
 def diagnose_internal(data: dict[str, Any], output: str = "",
@@ -242,17 +324,25 @@ def diagnose_internal(data: dict[str, Any], output: str = "",
     if smem is not None and optin is not None and optin > 0 and smem > optin:
         return Evidence(cause="smem_exceeds_optin",
                         detail=f"shared memory {smem:,} B > opt-in {optin:,} B", facts=facts)
+    image_errors = ("cudaErrorInvalidDeviceFunction", "cudaErrorNoKernelImageForDevice")
+    image_err = attr_err if attr_err in image_errors else direct if direct in image_errors else ""
+    if image_err:
+        # The cubins first: with no image for this GPU, a kernel named twice is beside the point.
+        missing = _missing_image(image_err, data, binary_facts or {}, facts)
+        if missing is not None:
+            return missing
     handle_errors = ("cudaErrorInvalidResourceHandle", "cudaErrorInvalidDeviceFunction")
     if isinstance(named_twice, int) and named_twice > 0 and (
             attr_err in handle_errors or direct in handle_errors):
         facts["kernels_named_twice"] = named_twice
+        spellings = (binary_facts or {}).get("spellings") or ["C<N>", "C<Nu>"]
         return Evidence(cause="unregistered_kernel_stub",
-                        detail="the binary names cutlass::device_kernel two ways (C<N> vs "
-                               f"C<Nu>) and the one configured fails with {attr_err or direct}: "
-                               "host code launches a kernel the device registration does not "
-                               "know", facts=facts)
-    if attr_err in ("cudaErrorInvalidDeviceFunction", "cudaErrorNoKernelImageForDevice"):
-        return _image_or_registration(attr_err, data, binary_facts or {}, facts)
+                        detail="the binary names cutlass::device_kernel two ways ("
+                               f"{' vs '.join(spellings[:2])}) and the one configured fails "
+                               f"with {attr_err or direct}: host code launches a kernel the "
+                               "device registration does not know", facts=facts)
+    if image_err:
+        return _image_or_registration(image_err, data, binary_facts or {}, facts)
     if direct and direct != "cudaSuccess":
         return Evidence(cause="func_set_attribute_failed",
                         detail=f"cudaFuncSetAttribute -> {direct}", facts=facts)
@@ -260,6 +350,25 @@ def diagnose_internal(data: dict[str, Any], output: str = "",
         return Evidence(cause="tma_descriptor", detail="host TMA descriptor encode failed",
                         facts=facts)
     return Evidence(cause="unknown", detail="no known path matched the evidence", facts=facts)
+
+
+def _missing_image(attr_err: str, data: dict[str, Any], binary_facts: dict[str, Any],
+                   facts: dict[str, Any]) -> Evidence | None:
+    """no_kernel_image when the binary's cubins (cuobjdump) hold no cutlass::device_kernel for
+    this GPU; None when they do, or when there is no cubin list or device to check against."""
+    images = binary_facts.get("cubins")
+    cc = str((data.get("device") or {}).get("cc", ""))
+    if not isinstance(images, list) or not re.fullmatch(r"\d+\.\d+", cc):
+        return None
+    gpu = "sm_" + cc.replace(".", "")
+    mine = [img for img in images if re.fullmatch(rf"{gpu}[af]?", str(img.get("arch", "")))]
+    facts["cubins"] = [img.get("arch") for img in images]
+    if any(img.get("device_kernels") for img in mine):
+        return None
+    archs = ", ".join(sorted({str(img.get("arch")) for img in images})) or "none"
+    return Evidence(cause="no_kernel_image",
+                    detail=f"{attr_err}: the binary's cubins ({archs}) hold no "
+                           f"cutlass::device_kernel for this GPU ({gpu})", facts=facts)
 
 
 def _image_or_registration(attr_err: str, data: dict[str, Any], binary_facts: dict[str, Any],
@@ -271,14 +380,10 @@ def _image_or_registration(attr_err: str, data: dict[str, Any], binary_facts: di
     if not isinstance(images, list) or not re.fullmatch(r"\d+\.\d+", cc):
         return Evidence(cause="invalid_device_function",
                         detail=f"no kernel image for this GPU ({attr_err})", facts=facts)
+    missing = _missing_image(attr_err, data, binary_facts, facts)
+    if missing is not None:
+        return missing
     gpu = "sm_" + cc.replace(".", "")
-    mine = [img for img in images if re.fullmatch(rf"{gpu}[af]?", str(img.get("arch", "")))]
-    facts["cubins"] = [img.get("arch") for img in images]
-    if not any(img.get("device_kernels") for img in mine):
-        archs = ", ".join(sorted({str(img.get("arch")) for img in images})) or "none"
-        return Evidence(cause="no_kernel_image",
-                        detail=f"{attr_err}: the binary's cubins ({archs}) hold no "
-                               f"cutlass::device_kernel for this GPU ({gpu})", facts=facts)
     first = binary_facts.get("device_kernel_first_arch")
     if first:
         facts["device_kernel_first_arch"] = first

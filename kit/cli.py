@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -14,7 +15,20 @@ from typing import Any
 
 import click
 
-from kit import __version__, bisect_run, bundle, doctor, export, matrix, plan, results, workflow
+from kit import (
+    __version__,
+    bisect_run,
+    bundle,
+    cache,
+    doctor,
+    export,
+    intake,
+    matrix,
+    plan,
+    repros,
+    results,
+    workflow,
+)
 from kit.cluster_cli import cluster_group
 from kit.errors import EngineError, ResultsError, UsageError
 from kit.execute import Options
@@ -538,6 +552,55 @@ def _with_cell_options(f: Any) -> Any:
     return f
 
 
+@repro_group.command("add")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--name", help="The repro's name [the file's stem]; with several programs, "
+              "their prefix.")
+@click.option("--arch", "archs", multiple=True, metavar="SM",
+              help="A target, e.g. sm_90a (repeat for more) [from cutlass::arch::SmNN].")
+@click.option("--replace", is_flag=True, help="Replace a repro of that name.")
+@matrix_option
+@json_option
+def repro_add(paths: tuple[Path, ...], name: str | None, archs: tuple[str, ...],
+              replace: bool, matrix_path: Path, as_json: bool) -> None:
+    """Make your own .cu files a repro, unmodified: repros/<name>/ with the sources, the
+    local headers they include and a repro.yaml to edit.
+
+    \b
+    Each file with a main() is one program; a folder stands for the sources under it
+    (a repro, its steps/ and a helper header make one repro per program).
+    \b
+      kit repro add repro_init.cu
+      kit repro add ~/bug/ --name seed
+      kit matrix run --only repro=repro_init
+    """
+    added = intake.add(list(paths), matrix_path.parent / "repros", name=name, archs=archs,
+                       replace=replace)
+    for a in added:  # what was written must load: a mistake here is kit's, said at once
+        repros.load(a.folder / "repro.yaml")
+    if as_json:
+        _echo_json([{"name": a.name, "folder": str(a.folder), "archs": list(a.archs),
+                     "files": list(a.files), "knobs": [c.yaml() for c in a.knobs],
+                     "not_found": list(a.missing)} for a in added])
+        return
+    for a in added:
+        click.echo(f"added {a.name}: {a.folder} ({len(a.files)} files, targets "
+                   f"{', '.join(a.archs)})")
+        if a.knobs:
+            click.echo(f"  candidate knobs (commented in repro.yaml): "
+                       f"{', '.join(c.macro for c in a.knobs)}")
+        if a.missing:
+            click.echo(f"  not beside the sources: {', '.join(a.missing)}")
+    first = added[0].name
+    click.echo(f"next: kit matrix run --only repro={first}   (edit "
+               f"{added[0].folder / 'repro.yaml'} to turn knobs on)")
+
+
+def _is_source_file(name: str) -> bool:
+    return name.endswith(intake.SOURCE_SUFFIXES) or Path(name).is_file()
+
+
 @repro_group.command("run")
 @click.argument("name")
 @_with_cell_options
@@ -548,11 +611,26 @@ def _with_cell_options(f: Any) -> Any:
 def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
               cutlass: str | None, arch: str | None, runtime: str, base: str | None,
               results_root: Path, as_json: bool) -> None:
-    """Compile and run one cell, fast; prints its outcome and KIT_RESULT."""
-    cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch)[1]
+    """Compile and run one cell, fast; prints its outcome and KIT_RESULT.
+
+    NAME is a repro, or a .cu file run once without adding it (-D MACRO=VALUE then sets
+    its macros): kit repro run my_repro.cu -D REPRO_STAGES=7
+    """
+    more: tuple[Path, ...] = ()
+    command = ""
+    if _is_source_file(name):
+        words = [name, *(f"-D{d}" for d in defines)]
+        words += [w for opt, v in (("--cuda", cuda), ("--cutlass", cutlass), ("--arch", arch))
+                  if v for w in (opt, v)]
+        command = "kit repro run " + shlex.join(words)
+        folder, name = intake.scratch(Path(name), cache.root(), defines=defines,
+                                      archs=(arch,) if arch else ())
+        more, defines = (folder,), ()
+    cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch, more)[1]
     # The cell's values replace the matrix axes, and the filter drops what include adds.
     pinned = tuple(f"{k}={v}" for k, v in cell.axes.items())
-    sel = workflow.Selection(matrix_path=matrix_path, only=pinned, axis=pinned)
+    sel = workflow.Selection(matrix_path=matrix_path, only=pinned, axis=pinned,
+                             repro_dirs=more, command=command)
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
         run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=Options(),

@@ -295,7 +295,7 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
                           evidence=Evidence(cause="runtime", detail=exc.format_message()),
                           run_seconds=round(time.monotonic() - t0, 3), finished=now(), **base)
     v = classify.run_result(done.returncode, done.output, done.timed_out, timeout,
-                            repros[step.cell.repro].expect, build.facts)
+                            repros[step.cell.repro].expect, build.facts, step.gpu)
     return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
                       kit_result=v.kit_result, exit_status=done.returncode, node=done.node,
                       run_seconds=round(done.seconds, 3), finished=now(), **base)

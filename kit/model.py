@@ -22,6 +22,8 @@ class Outcome(str, enum.Enum):
     RUN_FAILED = "run_failed"
     COMPILE_ERROR = "compile_error"
     CRASH = "crash"
+    # the program ended cleanly and printed nothing kit can read as a verdict: it may not verify
+    EXITED_UNVERIFIED = "exited_unverified"
     TIMEOUT = "timeout"
     SKIPPED_ARCH = "skipped_arch"
     NO_GPU = "no_gpu"
@@ -46,6 +48,7 @@ _MARKS = {
     Outcome.RUN_FAILED: "💥",
     Outcome.COMPILE_ERROR: "🛠",
     Outcome.CRASH: "☠",
+    Outcome.EXITED_UNVERIFIED: "❔",
     Outcome.TIMEOUT: "⏱",
     Outcome.SKIPPED_ARCH: "⏭",
     Outcome.NO_GPU: "∅",
@@ -61,6 +64,7 @@ _GPU_VERDICTS = frozenset(
         Outcome.INIT_ERROR_OTHER,
         Outcome.RUN_FAILED,
         Outcome.CRASH,
+        Outcome.EXITED_UNVERIFIED,
         Outcome.TIMEOUT,
     }
 )

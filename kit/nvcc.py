@@ -12,7 +12,7 @@ from pathlib import Path
 from kit.build import AXES, Structure, tu_arch
 from kit.gpu import parse_arch
 from kit.model import Cell
-from kit.repros import Repro
+from kit.repros import TRACE_DEFINE, Repro
 
 
 def gencode(arch: str) -> list[str]:
@@ -52,6 +52,8 @@ def commands(
     gencodes = [g for a in structure.archs for g in gencode(a)]
     common = [*repro.flags, *structure.compile_flags(), *(f"-I{d}" for d in include_dirs),
               *defines(cell, repro)]
+    if repro.traced(cell.knob_map):
+        common.append(f"-D{TRACE_DEFINE}")
     if not structure.per_arch:
         sources = [place(p) for p in repro.source_paths(cutlass_root)]
         return [[nvcc, *common, *gencodes, *sources, *link_args, "-o", output]]

@@ -16,7 +16,7 @@ from kit import build as build_axes
 from kit import gpu as gpumod
 from kit import pyrepro
 from kit.model import Cell, Outcome, digest
-from kit.repros import Repro
+from kit.repros import TRACE_DEFINE, Repro
 
 
 class RunDecision(str, enum.Enum):
@@ -46,6 +46,7 @@ class Step:
     run: RunDecision
     reason: str  # why it will not run, when it will not
     gpu_index: int | None = None
+    gpu: gpumod.Gpu | None = None  # the GPU it runs on: its limits where a program prints none
     # what a translation unit's object depends on beside its nvcc line (toolchain, CUTLASS,
     # sources): cells that differ only in link order share their objects
     inputs_key: str = ""
@@ -73,6 +74,8 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
             python = facts.python_ids.get((cell.toolchain.name, cell.cutlass.name))
             if python:
                 build["python"] = python
+        if repro.traced(cell.knob_map):  # absent otherwise: harness builds keep their keys
+            build["trace"] = TRACE_DEFINE
         if any(axis in build_axes.AXES for axis in repro.knobs):
             build["structure"] = build_axes.Structure.of(cell.arch, cell.knob_map).to_dict()
         compile_key = digest(build, 16)
@@ -87,7 +90,7 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
         inputs_key = digest({k: build[k] for k in ("toolchain", "cutlass", "source")}, 16)
         steps.append(Step(cell=cell, cell_id=cell_id, compile_key=compile_key, run=decision,
                           inputs_key=inputs_key,
-                          reason=reason, gpu_index=gpu.index if gpu else None))
+                          reason=reason, gpu_index=gpu.index if gpu else None, gpu=gpu))
     return steps
 
 

@@ -16,12 +16,19 @@ HARNESS_DIR = "harness"
 _MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARCH = re.compile(r"^sm_\d{2,3}[af]?$")
 _KINDS = ("cuda", "cutlass_example", "python")
-# How an upstream example says what happened (it prints no KIT_RESULT line).
+# How a program without the harness says what happened (it prints no KIT_RESULT line): the
+# CUTLASS examples' spellings, which a repro.yaml's `expect:` extends or replaces key by key.
 EXAMPLE_EXPECT = {
-    "passed": r"Disposition:\s*Passed",
-    "failed": r"Disposition:\s*Failed",
+    "passed": r"^\s*Disposition:\s*Passed",
+    "failed": r"^\s*Disposition:\s*Failed",
     "refused": r"requires (a GPU|CUDA \d)",
 }
+EXPECT_KEYS = ("passed", "failed", "error", "refused")
+# What CUTLASS compiles its host trace in with; kit.plainout reads what it prints.
+TRACE_DEFINE = "CUTLASS_DEBUG_TRACE_LEVEL=1"
+# A source that includes one of these speaks kit's harness (prints KIT_RESULT).
+_HARNESS_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](kit_harness\.h|kit_units\.h)[>"]',
+                              re.MULTILINE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +87,12 @@ class Repro:
     knobs: dict[str, Knob] = field(default_factory=dict)
     # cutlass_example: the program lives in the CUTLASS tree, under examples/
     example: str = ""
+    # how a program without the harness says passed / failed / error / refused (regexes)
     expect: dict[str, str] = field(default_factory=dict)
+    trace: bool = False  # CUTLASS's host trace compiled in (TRACE_DEFINE)
+    # include folders inside the chosen CUTLASS tree (examples/common holds the examples'
+    # helper.h, which programs derived from them include)
+    cutlass_include: tuple[str, ...] = ()
     units: tuple[Unit, ...] = ()  # the per_arch layout's translation units
     # python: the script kit runs, the environment it gets ({cache}, {cuda}, {cpus}, {jobs} filled
     # in), and the packages kit installs for it: axis -> pip requirement with {value}
@@ -99,6 +111,12 @@ class Repro:
             out |= by_value.get(out.get(axis, ""), {})
         return out
 
+    def traced(self, knobs: dict[str, str]) -> bool:
+        """Whether this cell compiles CUTLASS's host trace in (the cutlass_trace axis can say
+        on or off; by default the repro.yaml's `trace:`)."""
+        value = knobs.get(build.TRACE, build.AXES[build.TRACE].default)
+        return value == "on" or (value == "default" and self.trace)
+
     def source_paths(self, cutlass_root: Path) -> list[Path]:
         if self.kind == "cutlass_example":
             return [cutlass_root / "examples" / self.example]
@@ -109,7 +127,7 @@ class Repro:
         if self.kind == "cutlass_example":
             example_dir = (cutlass_root / "examples" / self.example).parent
             return [cutlass_root / "examples" / "common", example_dir]
-        return [self.root.parent / HARNESS_DIR]
+        return [self.root.parent / HARNESS_DIR, *(cutlass_root / d for d in self.cutlass_include)]
 
     def defines(self, knobs: dict[str, str]) -> list[tuple[str, str]]:
         """The -D macros for these knob values (defaults filled in), in a stable order."""
@@ -148,7 +166,7 @@ def load(spec_path: Path) -> Repro:
         located, (), located.data,
         ("description", "kind", "sources", "archs", "min_cuda", "flags", "run_args", "knobs",
          "example", "expect", "units", "build_axes", "script", "env", "packages", "with",
-         "timeout", "pins"),
+         "timeout", "pins", "trace", "cutlass_include"),
         required=("kind", "archs"),
     )
     root = spec_path.parent.resolve()  # compiles run elsewhere (cwd = build folder)
@@ -173,10 +191,19 @@ def load(spec_path: Path) -> Repro:
     if not isinstance(env, dict) or not all(isinstance(v, (str, int)) for v in env.values()):
         raise located.error(("env",), "expected a mapping NAME -> text")
     expect = dict(EXAMPLE_EXPECT)
-    for key, pattern in (data.get("expect") or {}).items():
-        if key not in EXAMPLE_EXPECT:
+    raw_expect = data.get("expect") or {}
+    if not isinstance(raw_expect, dict):
+        raise located.error(("expect",), "expected a mapping passed/failed/error/refused -> "
+                            "regular expression")
+    if kind == "python" and raw_expect:
+        raise located.error(("expect",), "a python repro reports through KIT_RESULT; "
+                            "expect: is for programs without the harness")
+    for key, pattern in raw_expect.items():
+        if key not in EXPECT_KEYS:
+            close = difflib.get_close_matches(str(key), EXPECT_KEYS, n=1)
             raise located.error(("expect", key), "unknown expectation",
-                                hint=f"known: {', '.join(EXAMPLE_EXPECT)}")
+                                hint=f"did you mean '{close[0]}'?" if close
+                                else f"known: {', '.join(EXPECT_KEYS)}")
         try:
             re.compile(str(pattern))
         except re.error as exc:
@@ -202,6 +229,17 @@ def load(spec_path: Path) -> Repro:
             raise located.error(("packages", axis), f"'{axis}' is not one of the knobs",
                                 hint="a package's version comes from a knob's value")
     units = _units(located, root, data.get("units") or [])
+    cutlass_include = _strings(located, ("cutlass_include",), data.get("cutlass_include", []))
+    for i, folder in enumerate(cutlass_include):
+        if Path(folder).is_absolute() or ".." in Path(folder).parts:
+            raise located.error(("cutlass_include", i), f"'{folder}' is not a folder inside "
+                                "the CUTLASS tree", hint="e.g. examples/common")
+    trace = data.get("trace")
+    if trace is not None and not isinstance(trace, bool):
+        raise located.error(("trace",), "expected true or false")
+    if trace is None:  # a program that prints no KIT_RESULT is read through CUTLASS's trace
+        trace = kind != "python" and not _speaks_harness(
+            [root / s for s in sources] + [root / u.source for u in units])
     for i, axis in enumerate(_strings(located, ("build_axes",), data.get("build_axes", []))):
         if axis in knobs:
             raise located.error(("build_axes", i), f"'{axis}' is also one of the knobs")
@@ -226,7 +264,9 @@ def load(spec_path: Path) -> Repro:
         run_args=tuple(_strings(located, ("run_args",), data.get("run_args", []))),
         knobs=knobs,
         example=example,
-        expect=expect if kind == "cutlass_example" else {},
+        expect=expect if kind != "python" else {},
+        trace=trace,
+        cutlass_include=tuple(cutlass_include),
         units=units,
         script=str(data.get("script", "")),
         env={str(k): str(v) for k, v in env.items()},
@@ -235,6 +275,11 @@ def load(spec_path: Path) -> Repro:
         run_timeout=_seconds(located, data.get("timeout", 0)),
         pins=_pins(located, data.get("pins") or {}, knobs),
     )
+
+
+def _speaks_harness(paths: list[Path]) -> bool:
+    return any(_HARNESS_INCLUDE.search(p.read_text(errors="replace")) for p in paths
+               if p.is_file())
 
 
 def _pins(located: Located, raw: object, knobs: dict[str, Knob]

@@ -31,10 +31,14 @@ class Selection:
     axis: tuple[str, ...] = ()
     # how cells run (--runtime, --base): not part of the selection, part of re-running it
     runtime_args: tuple[str, ...] = ()
+    # repros from folders beside the project's repros/ (`kit repro run FILE.cu` makes one)
+    repro_dirs: tuple[Path, ...] = ()
+    # the command that makes this selection when it is not `kit matrix run` (re-run lines)
+    command: str = ""
 
 
 def load(sel: Selection) -> tuple[matrix.Matrix, list[Cell]]:
-    m = matrix.load(sel.matrix_path, repros_of(sel.matrix_path))
+    m = matrix.load(sel.matrix_path, repros_of(sel.matrix_path, sel.repro_dirs))
     only = matrix.parse_only(sel.only, m.known_axes())
     overrides = matrix.parse_axis_overrides(sel.axis, m.known_axes())
     cells = matrix.expand(m, preset=sel.preset, only=only, overrides=overrides)
@@ -102,8 +106,9 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
         except (KeyboardInterrupt, KitError, OSError) as exc:  # Ctrl-C, engine gone, disk full
             why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
             reporter.note(f"{why}: finished cells are saved in {run_dir.path}\n"
-                          f"resume with: kit matrix run --resume {run_dir.run_id} "
-                          + _selection_args(sel))
+                          + (f"run again: {sel.command}" if sel.command else
+                             f"resume with: kit matrix run --resume {run_dir.run_id} "
+                             + _selection_args(sel)))
             raise
         manifest["finished"] = results.now()
         manifest.update(runtime.record())
@@ -177,7 +182,7 @@ def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list
         **runtime.record(),
         "environment": env,
         "command": "".join(f"{shlex.quote(k)}={shlex.quote(v)} " for k, v in env.items())
-                   + "kit matrix run " + _selection_args(sel),
+                   + (sel.command or "kit matrix run " + _selection_args(sel)),
         "argv": sys.argv,
         "started": results.now(),
     }
@@ -248,16 +253,20 @@ def current_image_tags(matrix_path: Path) -> set[str]:
     return tags
 
 
-def repros_of(matrix_path: Path) -> dict[str, Repro]:
-    """The repros beside a matrix file (its folder's repros/)."""
-    return discover(matrix_path.parent / "repros")
+def repros_of(matrix_path: Path, more: tuple[Path, ...] = ()) -> dict[str, Repro]:
+    """The repros beside a matrix file (its folder's repros/), and those in `more`."""
+    found = discover(matrix_path.parent / "repros")
+    for folder in more:
+        found |= discover(folder)
+    return found
 
 
 def one_cell(matrix_path: Path, name: str, defines: tuple[str, ...], cuda: str | None,
-             cutlass: str | None, arch: str | None) -> tuple[matrix.Matrix, Cell]:
+             cutlass: str | None, arch: str | None,
+             repro_dirs: tuple[Path, ...] = ()) -> tuple[matrix.Matrix, Cell]:
     """One cell for `kit repro run/export`: a repro, -D knob values, toolchain, CUTLASS, arch
     (the matrix's first toolchain / CUTLASS and the repro's first target by default)."""
-    m = matrix.load(matrix_path, repros_of(matrix_path))
+    m = matrix.load(matrix_path, repros_of(matrix_path, repro_dirs))
     if name not in m.repros:
         raise UsageError(f"unknown repro '{name}'", hint=f"repros: {', '.join(m.repros)}")
     repro = m.repros[name]

@@ -18,7 +18,8 @@ COLOURS = {
     Outcome.OK: "#2e7d32", Outcome.WRONG_RESULT: "#ad1457",
     Outcome.CAN_IMPLEMENT_FAILED: "#6a1b9a", Outcome.INIT_ERROR_INTERNAL: "#c62828",
     Outcome.INIT_ERROR_OTHER: "#d84315", Outcome.RUN_FAILED: "#e65100",
-    Outcome.COMPILE_ERROR: "#5d4037", Outcome.CRASH: "#212121", Outcome.TIMEOUT: "#8d6e00",
+    Outcome.COMPILE_ERROR: "#5d4037", Outcome.CRASH: "#212121",
+    Outcome.EXITED_UNVERIFIED: "#455a64", Outcome.TIMEOUT: "#8d6e00",
     Outcome.SKIPPED_ARCH: "#607d8b", Outcome.NO_GPU: "#78909c", Outcome.INFRA_ERROR: "#ef6c00",
 }
 LOG_CAP = 64 * 1024  # a backstop: the caller already truncates logs

@@ -8,7 +8,8 @@ from typing import Any
 
 from kit.model import CellResult, Outcome
 
-_SKIPPED = {Outcome.SKIPPED_ARCH, Outcome.NO_GPU}
+# No result claimed: the GPU could not run it, or the program gave no verdict to test.
+_SKIPPED = {Outcome.SKIPPED_ARCH, Outcome.NO_GPU, Outcome.EXITED_UNVERIFIED}
 
 
 def render(results: list[CellResult], manifest: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ LEGEND = {
     Outcome.RUN_FAILED: "run() or the kernel failed",
     Outcome.COMPILE_ERROR: "nvcc refused the source",
     Outcome.CRASH: "the process died without reporting",
+    Outcome.EXITED_UNVERIFIED: "exited cleanly without a verdict kit can read (may not verify)",
     Outcome.TIMEOUT: "killed at the time limit",
     Outcome.SKIPPED_ARCH: "compiled; this GPU cannot run the target (no result claimed)",
     Outcome.NO_GPU: "compiled; no GPU on the machine (no result claimed)",

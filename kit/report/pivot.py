@@ -107,8 +107,10 @@ def static_findings(results: list[CellResult]) -> list[str]:
     hit = [r for r in pool if r.binary_facts["kernels_named_twice"]]
     if not hit:
         return []
+    seen = sorted({" vs ".join(r.binary_facts.get("spellings") or ["C<N>", "C<Nu>"])
+                   for r in hit})
     sentence = (f"static check: {len(hit)}/{len(pool)} binaries name cutlass::device_kernel "
-                "two ways (C<N> vs C<Nu>)")
+                f"two ways ({'; '.join(seen)})")
     exact = _explain(hit, pool)
     if exact:
         sentence += f": exactly the cells with {' and '.join(exact)}"

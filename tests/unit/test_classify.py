@@ -86,9 +86,11 @@ def test_driver_older_than_the_binary_is_infra_not_kernel() -> None:
     assert v.evidence.cause == "driver_too_old"
 
 
-def test_malformed_line_counts_as_no_line() -> None:
+def test_malformed_line_counts_as_no_line_and_a_clean_exit_is_not_a_crash() -> None:
     assert classify.parse_line("KIT_RESULT {not json") is None
-    assert classify.run_result(0, "KIT_RESULT {oops", False, 60).outcome is Outcome.CRASH
+    v = classify.run_result(0, "KIT_RESULT {oops", False, 60)
+    assert v.outcome is Outcome.EXITED_UNVERIFIED
+    assert v.evidence.cause == "bad_result"
 
 
 def test_compile_failures_get_a_cause() -> None:
@@ -120,7 +122,7 @@ def test_upstream_example_output_is_classified_without_a_harness_line() -> None:
     internal = "Got cutlass error: Error Internal at: 612\n"
     v = classify.run_result(1, internal, False, 60, EXPECT)
     assert v.outcome is Outcome.INIT_ERROR_INTERNAL
-    assert "line 612" in v.evidence.detail
+    assert "Got cutlass error: Error Internal at: 612" in v.reason
     refused = "This example requires a GPU of NVIDIA's Hopper Architecture.\n"
     assert classify.run_result(0, refused, False, 60, EXPECT).outcome is Outcome.SKIPPED_ARCH
     # nothing recognisable: the exit status decides, as for any program
@@ -165,3 +167,25 @@ def test_a_package_that_pip_cannot_find_is_an_infra_error_not_a_kernel_outcome()
            "ERROR: No matching distribution found for flashinfer-python==9.9\n")
     v = classify.compile_failure(1, out, False)
     assert v.outcome.value == "infra_error" and v.evidence.cause == "package_install"
+
+
+def test_stage_done_is_ok_only_when_verify_ran_and_passed() -> None:
+    unverified = line(verify={"ran": False, "passed": False})
+    v = classify.run_result(0, unverified, False, 60)
+    assert v.outcome is Outcome.EXITED_UNVERIFIED and v.evidence.cause == "verify_not_run"
+    failed = line(verify={"ran": True, "passed": False, "max_abs_error": 3.0})
+    assert classify.run_result(0, failed, False, 60).outcome is Outcome.WRONG_RESULT
+
+
+def test_invalid_device_function_beside_two_names_checks_the_cubins_first() -> None:
+    missing = {"name": "cudaErrorInvalidDeviceFunction", "string": "invalid device function"}
+    out = line(stage="initialize", status="Error Internal", smem_bytes=90000,
+               func_attributes={"error": missing}, direct_set_attribute=missing)
+    no_sm90 = {"kernels_named_twice": 1,
+               "cubins": [{"arch": "sm_80", "kernels": 2, "device_kernels": 1}]}
+    v = classify.run_result(0, out, False, 60, binary_facts=no_sm90)
+    assert v.evidence.cause == "no_kernel_image"
+    # with a sm_90a image holding the kernel, the name split is the explanation
+    with_sm90 = {**no_sm90, "cubins": [{"arch": "sm_90a", "kernels": 2, "device_kernels": 2}]}
+    v = classify.run_result(0, out, False, 60, binary_facts=with_sm90)
+    assert v.evidence.cause == "unregistered_kernel_stub"

@@ -1,0 +1,84 @@
+"""A user's own programs, as they are: added with `kit repro add`, compiled for real with a
+kit-installed nvcc against real CUTLASS headers, classified from what they print."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kit import gpu, results
+from kit.cli import cli
+from kit.model import Outcome
+from tests.integration.conftest import ROOT, fresh_cache
+
+OWN = ROOT / "tests" / "data" / "own_repro"
+
+
+def kit(*args: str) -> str:
+    r = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KIT_CACHE", str(fresh_cache(tmp_path)))
+    (tmp_path / "repros").mkdir()
+    for shipped in ("harness", "harness_selftest"):  # the matrix needs one repro to name
+        (tmp_path / "repros" / shipped).symlink_to(ROOT / "repros" / shipped)
+    (tmp_path / "matrix.yaml").write_text(textwrap.dedent("""\
+        toolchains:
+          cuda13.0: {pip: "13.0.88"}
+        cutlass:
+          "4.2": {pypi: "4.2.0.0"}
+        axes:
+          repro: [harness_selftest]
+        """))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def outcomes(run: results.RunDir) -> dict[str, Outcome]:
+    return {r.axes["repro"]: r.outcome for r in run.load().results}
+
+
+def test_a_bug_report_folder_runs_at_once_after_kit_repro_add(project: Path) -> None:
+    kit("repro", "add", str(OWN))
+    kit("matrix", "run", "--runtime", "host", "--axis",
+        "repro=step01_baseline,step02_offset,step03_timing", "--json")
+    run = results.find(project / "results", None)
+    cells = outcomes(run)
+    assert set(cells) == {"step01_baseline", "step02_offset", "step03_timing"}
+    if not gpu.detect().present:  # CI: compiled for real, nothing claimed
+        assert set(cells.values()) == {Outcome.NO_GPU}
+    elif any(g.cc == (9, 0) for g in gpu.detect().gpus):
+        assert cells == {"step01_baseline": Outcome.OK, "step02_offset": Outcome.OK,
+                         "step03_timing": Outcome.EXITED_UNVERIFIED}
+    log = next((run.path / "logs").glob("step02_offset-*.log")).read_text()
+    assert "-DCUTLASS_DEBUG_TRACE_LEVEL=1" in log  # the trace is compiled in, sources as-is
+
+    # One file, run once without adding it; -D sets its own macro.
+    out = kit("repro", "run", str(OWN / "steps" / "step02_offset.cu"), "-D", "STEP_OFFSET=1",
+              "--arch", "sm_90a", "--runtime", "host", "--json")
+    (cell,) = json.loads(out)
+    assert cell["outcome"] in ("no_gpu", "wrong_result")
+    adhoc = results.find(project / "results", None)
+    assert adhoc.manifest()["command"].startswith("kit repro run ")
+    assert "STEP_OFFSET=1" in adhoc.manifest()["command"]
+    assert "STEP_OFFSET=1" not in (project / "repros" / "step02_offset" / "repro.yaml").read_text()
+
+
+def test_a_cutlass_program_of_ones_own_compiles_with_the_trace(project: Path) -> None:
+    # One CUTLASS grouped GEMM compile (about a minute here): the bug report's kind of file.
+    kit("repro", "add", str(OWN / "repro_sm90_fp8_grouped_init.cu"), "--name", "own")
+    out = kit("repro", "run", "own", "--runtime", "host", "--json")
+    (cell,) = json.loads(out)
+    assert cell["outcome"] != "compile_error", cell["reason"]
+    assert cell["binary_facts"]["device_kernel_instantiations"] == 1
+    assert cell["binary_facts"]["kernels_named_twice"] == 0
+    if not gpu.detect().present:
+        assert cell["outcome"] == "no_gpu"
