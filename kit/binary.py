@@ -85,7 +85,7 @@ def facts_from_symbols(mangled: list[str], demangled: list[str]) -> dict[str, An
     facts["kernels_named_twice"] = len(twice)
     if twice:
         facts["device_kernel_symbols"] = [s for g in twice for syms in g.values() for s in syms]
-        facts["spellings"] = spellings(*list(twice[0])[:2])
+        facts["spellings"] = spellings(*sorted(twice[0], key=len)[:2])  # the plain one first
         facts["warning"] = (f"{len(twice)} cutlass::device_kernel named two ways on the host "
                             f"({' vs '.join(facts['spellings'])}): host code launches a kernel "
                             "that was never registered")

@@ -6,10 +6,10 @@ import re
 import shlex
 from pathlib import Path
 
-from kit import nvcc
+from kit import intake, nvcc
 from kit.build import Structure
 from kit.model import Cell
-from kit.repros import HARNESS_DIR, Repro
+from kit.repros import HARNESS_DIR, TRACE_DEFINE, Repro
 
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"(kit_\w+\.h)"[ \t]*$', re.MULTILINE)
 
@@ -25,6 +25,9 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
     body = inline_harness(source, repro.root.parent / HARNESS_DIR)
     macros = [("KIT_REPRO", f'"{repro.name}"'), ("KIT_KNOBS", f'"{nvcc.knob_string(cell)}"')]
     macros += repro.defines(cell.knob_map)
+    if repro.traced(cell.knob_map):  # before any CUTLASS header, as -D puts it
+        name, _, value = TRACE_DEFINE.partition("=")
+        macros.append((name, value))
     # $CUTLASS stays expandable when the line is pasted into a shell; the rest is quoted.
     structure = Structure.of(cell.arch, cell.knob_map)
     gencodes = [g for arch in structure.archs for g in nvcc.gencode(arch)]
@@ -32,14 +35,20 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
                      '"-I$CUTLASS/include" "-I$CUTLASS/tools/util/include"',
                      shlex.join([f"{repro.name}.cu", "-o", repro.name])])
     knobs = ", ".join(f"{k}={v}" for k, v in cell.knobs) or "(none)"
+    headers = intake.local_headers((repro.root / repro.sources[0],))[0]
+    local = [str(h.relative_to(repro.root)) for h in headers
+             if h.is_relative_to(repro.root) and h.parent != repro.root.parent / HARNESS_DIR]
     header = [
         f"// {repro.name}: {repro.description}",
         f"// Exported by kit for CUTLASS {cutlass_version}, target {cell.arch}; knobs: {knobs}",
         "// Build (CUTLASS = a checkout or the nvidia-cutlass wheel's cutlass_library/source):",
         f"//   {line}",
         f"// Run: ./{repro.name} {shlex.join(repro.run_args)}",
-        "// It prints one line `KIT_RESULT {json}`: the stage reached, the CUTLASS status, the",
-        "// CUDA error, shared-memory sizes and the verification.",
+        *([f"// Needs beside it: {', '.join(local)} (from {repro.root})"] if local else []),
+        *(["// It prints one line `KIT_RESULT {json}`: the stage reached, the CUTLASS status, "
+           "the", "// CUDA error, shared-memory sizes and the verification."]
+          if _INCLUDE.search(source) else
+          ["// It prints its own lines; CUTLASS's host trace says which call failed and why."]),
         "",
     ]
     header += [f"#define {name} {value}" for name, value in macros]
