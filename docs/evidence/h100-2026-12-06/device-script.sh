@@ -29,4 +29,11 @@ kit repro run tests/data/own_repro/steps/step02_offset.cu -D STEP_OFFSET=1 --cud
 echo "repro run: rc=$?"; cat $OUT/repro-run.txt | tail -6
 adhoc=$(readlink -f results/latest)
 tar czf $OUT/results.tgz -C results "$(basename $on)" "$(basename $off)" "$(basename $steps)" "$(basename $adhoc)"
+# 5. CUTLASS's example 57 now builds with the trace too (no harness): same outcome as 2026-11-25?
+t0=$(date +%s)
+kit matrix run --runtime host --axis cuda=host --preset upstream --only repro=cutlass_ex57_hopper_grouped --results $PWD/results > $OUT/ex57.txt 2>&1
+echo "ex57: rc=$? $(( $(date +%s) - t0 )) s"; tail -8 $OUT/ex57.txt
+ex57=$(readlink -f results/latest)
+kit matrix diff "$PWD/docs/evidence/h100-2026-11-25/upstream" "$ex57" --format md > $OUT/ex57-diff.md 2>&1; echo "ex57 diff rc=$?"; head -20 $OUT/ex57-diff.md
+tar czf $OUT/results.tgz -C results "$(basename $on)" "$(basename $off)" "$(basename $steps)" "$(basename $adhoc)" "$(basename $ex57)"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
