@@ -118,7 +118,8 @@ def programs(paths: list[Path], name: str | None = None) -> list[Program]:
             files.append(path)
         else:
             raise UsageError(f"{path}: no such file or folder")
-    files = [p.resolve() for p in dict.fromkeys(files)]
+    # absolute, not resolved: a symlinked file keeps its place beside the files it includes
+    files = list(dict.fromkeys(Path(os.path.abspath(p)) for p in files))
     if not files:
         raise UsageError("no .cu source among the paths given",
                          hint=f"kit reads {', '.join(SOURCE_SUFFIXES)} files")
@@ -151,7 +152,7 @@ def local_headers(sources: tuple[Path, ...]) -> tuple[tuple[Path, ...], tuple[st
     while todo:
         current = todo.pop(0)
         for include in _QUOTED_INCLUDE.findall(current.read_text(errors="replace")):
-            target = (current.parent / include).resolve()
+            target = Path(os.path.normpath(current.parent / include))
             if target.is_file():
                 if target not in seen:
                     seen.add(target)
