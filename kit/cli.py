@@ -60,8 +60,8 @@ def _runtime(name: str, matrix_path: Path, base: str | None = None,
     except EngineError as exc:
         if name == "docker":
             raise
-        click.echo(f"no Docker engine ({exc.message.splitlines()[0]}); using the host runtime",
-                   err=True)
+        first = exc.message.splitlines()[0].removeprefix("no Docker engine answers: ")
+        click.echo(f"no Docker engine: {first}; using the host runtime", err=True)
         return HostRuntime()
 
 

@@ -208,10 +208,23 @@ def client() -> Any:
     except DockerException as exc:
         if c is not None:
             c.close()
-        raise EngineError(f"no Docker engine answers: {str(exc).splitlines()[0][:200]}",
+        raise EngineError(f"no Docker engine answers: {engine_words(exc)}",
                           hint="install one (Debian: apt-get install docker.io), start dockerd, "
                                "or use --runtime host") from None
     return c
+
+
+def engine_words(exc: BaseException) -> str:
+    """What the SDK's exception means, in words: its text is a nested Python repr."""
+    text = str(exc)
+    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if "FileNotFoundError" in text or "No such file or directory" in text:
+        return f"nothing listens at {where} (is dockerd installed and started?)"
+    if "ConnectionRefused" in text or "Connection refused" in text:
+        return f"{where} refuses connections (dockerd stopped?)"
+    if "PermissionError" in text or "Permission denied" in text:
+        return f"permission denied on {where} (are you in the docker group?)"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def exists(docker_client: Any, tag: str) -> bool:

@@ -119,7 +119,7 @@ def programs(paths: list[Path], name: str | None = None) -> list[Program]:
         else:
             raise UsageError(f"{path}: no such file or folder")
     # absolute, not resolved: a symlinked file keeps its place beside the files it includes
-    files = list(dict.fromkeys(Path(os.path.abspath(p)) for p in files))
+    files = list(dict.fromkeys(Path(os.path.normpath(Path.cwd() / p)) for p in files))
     if not files:
         raise UsageError("no .cu source among the paths given",
                          hint=f"kit reads {', '.join(SOURCE_SUFFIXES)} files")

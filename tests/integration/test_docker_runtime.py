@@ -129,6 +129,9 @@ def test_engine_down_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(EngineError, match="no Docker engine answers") as err:
         images.client()
     assert "apt-get install docker.io" in err.value.message
+    # said in words, not as the SDK's nested exception repr
+    assert "nothing listens at unix:///nonexistent/docker.sock" in err.value.message
+    assert "FileNotFoundError" not in err.value.message
     code, out = run_kit("matrix", "plan", "--matrix", str(ROOT / "matrix.yaml"), "--preset",
                         "smoke", "--runtime", "docker")
     assert code == 4
