@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kit import cache, images  # noqa: E402
 from kit.runtime.base import RunJob  # noqa: E402
 from kit.runtime.docker import DockerRuntime  # noqa: E402
 from kit.runtime.host import HostRuntime  # noqa: E402
+from kit.sources import images  # noqa: E402
+from kit.util import cache  # noqa: E402
 
 
 def main() -> None:

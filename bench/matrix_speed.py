@@ -34,11 +34,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kit import cmd, execute, plan, workflow  # noqa: E402
-from kit.cli import cli  # noqa: E402
-from kit.progress import Reporter  # noqa: E402
+from kit.cli.commands import cli  # noqa: E402
+from kit.engine import execute, plan  # noqa: E402
+from kit.engine.progress import Reporter  # noqa: E402
+from kit.flows import run as workflow  # noqa: E402
 from kit.runtime.base import CompileJob  # noqa: E402
 from kit.runtime.host import HostRuntime  # noqa: E402
+from kit.spec.options import Options  # noqa: E402
+from kit.util import cmd, peakmem  # noqa: E402
 
 BENCH_PROJECT = ROOT / "bench" / "project"
 
@@ -68,7 +71,7 @@ def main() -> None:
     steps = plan.plan(cells, m.repros, workflow.facts(m, cells, rt, resolved))
     print(f"{len(steps)} cells, {len({s.compile_key for s in steps})} binaries, "
           f"{sum(s.run is plan.RunDecision.RUN for s in steps)} run on this GPU; "
-          f"{os.cpu_count()} cores, {execute.available_gb():.1f} GB available", flush=True)
+          f"{os.cpu_count()} cores, {peakmem.available_gb():.1f} GB available", flush=True)
 
     numbers: dict[str, Any] = {"machine": _machine(), "cells": len(steps)}
     if not args.skip_serial:
@@ -105,7 +108,7 @@ def _bench_project(work: Path, n: int) -> Path:
 
 def _cold_cache(work: Path) -> Path:
     """An empty build cache and history; installed toolchains and CUTLASS trees shared."""
-    from kit import cache as kit_cache
+    from kit.util import cache as kit_cache
 
     real = kit_cache.root()
     cold = work / "cache"
@@ -191,7 +194,7 @@ def _from_history(cache: Path, steps: list[plan.Step]) -> dict[str, Any]:
 def _lower_bound(serial: dict[str, Any]) -> dict[str, float]:
     cells = serial["cells"]
     cores = os.cpu_count() or 1
-    ram = execute.memory_budget_gb(execute.Options())
+    ram = execute.memory_budget_gb(Options())
     critical = max(c["compile_s"] + c["run_s"] for c in cells)
     by_cores = sum(c["compile_s"] for c in cells) / cores
     by_memory = sum(c["peak_gb"] * c["compile_s"] for c in cells) / ram
@@ -220,7 +223,7 @@ def _print_ratios(n: dict[str, Any], floor: dict[str, float]) -> None:
 
 def _machine() -> dict[str, Any]:
     return {"host": platform.node(), "cores": os.cpu_count(),
-            "mem_available_gb": round(execute.available_gb(), 1),
+            "mem_available_gb": round(peakmem.available_gb(), 1),
             "python": platform.python_version()}
 
 

@@ -18,10 +18,11 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from kit import cache, classify, cmd, results
-from kit.repros import load
+from kit.engine import classify, results
 from kit.runtime.base import RunJob
 from kit.runtime.docker import DockerRuntime
+from kit.spec.repros import load
+from kit.util import cache, cmd
 
 TAG = "kit-run/hostlibs:latest"
 

@@ -15,12 +15,13 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from kit import cache, classify, gpu, results
-from kit.model import CellResult
-from kit.repros import load
+from kit.engine import classify, results
+from kit.flows.run import write_reports
 from kit.runtime.base import RunJob
 from kit.runtime.host import HostRuntime
-from kit.workflow import write_reports
+from kit.spec.model import CellResult
+from kit.spec.repros import load
+from kit.util import cache, gpu
 
 
 def main() -> int:

@@ -1,1 +1,1 @@
-"""Reports read results; they never run anything."""
+"""What a run tells and sends: markdown, HTML, JSON, JUnit, diffs, bundles, exports, GitHub."""

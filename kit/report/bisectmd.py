@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kit.bisect import Bisection, Flip, ProbeResult, VersionBisection
+from kit.engine.bisect import Bisection, Flip, ProbeResult, VersionBisection
 
 
 def render(b: Bisection, *, title: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.model import CORE_AXES, CellResult, Outcome
+from kit.spec.model import CORE_AXES, CellResult, Outcome
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import html
 import json
 from typing import Any
 
-from kit.model import CellResult, Outcome
 from kit.report import pivot
 from kit.report.markdown import LEGEND
+from kit.spec.model import CellResult, Outcome
 
 COLOURS = {
     Outcome.OK: "#2e7d32", Outcome.WRONG_RESULT: "#ad1457",

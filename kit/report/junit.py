@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from kit.model import CellResult, Outcome
+from kit.spec.model import CellResult, Outcome
 
 # No result claimed: the GPU could not run it, or the program gave no verdict to test.
 _SKIPPED = {Outcome.SKIPPED_ARCH, Outcome.NO_GPU, Outcome.EXITED_UNVERIFIED}

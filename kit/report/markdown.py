@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit.model import CellResult, Outcome
 from kit.report import pivot
+from kit.spec.model import CellResult, Outcome
 
 LEGEND = {
     Outcome.OK: "ran and verified against the reference",

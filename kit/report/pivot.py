@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from kit.model import CellResult, Outcome
+from kit.spec.model import CellResult, Outcome
 
 DEFAULT_ROWS = ("cuda", "cutlass")
 DEFAULT_COLS = ("placement", "shape_type")

@@ -1,1 +1,1 @@
-"""Where cells are compiled and run. Every runtime has the same interface (base.Runtime)."""
+"""Where and how a cell compiles and runs: host, Docker, Ray; nvcc lines, python launchers."""

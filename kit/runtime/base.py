@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit import cmd
-from kit.cutlass_src import ResolvedCutlass
-from kit.gpu import GpuReport
-from kit.model import Cell, CutlassSource, Toolchain
-from kit.objects import ObjectCache
-from kit.repros import Repro
+from kit.runtime.objects import ObjectCache
+from kit.sources.cutlass_src import ResolvedCutlass
+from kit.spec.model import Cell, CutlassSource, Toolchain
+from kit.spec.repros import Repro
+from kit.util import cmd
+from kit.util.gpu import GpuReport
 
 
 @dataclass(frozen=True, kw_only=True)

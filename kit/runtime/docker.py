@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kit import cache, cmd, flavour, images, nvcc, peakmem, pyrepro, reaper
-from kit.errors import EngineError
-from kit.gpu import GpuReport, detect
-from kit.model import CutlassSource, Toolchain
-from kit.pyrepro import JIT_MEMORY_SHARE
+from kit.runtime import nvcc, pyrepro
 from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_commands
+from kit.runtime.pyrepro import JIT_MEMORY_SHARE
+from kit.sources import flavour, images
+from kit.spec.model import CutlassSource, Toolchain
+from kit.util import cache, cmd, peakmem, reaper
+from kit.util.errors import EngineError
+from kit.util.gpu import GpuReport, detect
 
 CUDA = PurePosixPath("/opt/cuda")
 REPROS = PurePosixPath("/kit/repros")

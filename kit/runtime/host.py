@@ -8,12 +8,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from kit import cmd, jithome, nvcc, pyrepro, toolchains
-from kit.errors import KitError, ToolchainError
-from kit.gpu import GpuReport, detect
-from kit.model import CutlassSource, SourceKind, Toolchain
+from kit.runtime import nvcc, pyrepro
 from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_commands
-from kit.toolchains import ResolvedToolchain
+from kit.sources import jithome, toolchains
+from kit.sources.toolchains import ResolvedToolchain
+from kit.spec.model import CutlassSource, SourceKind, Toolchain
+from kit.util import cmd
+from kit.util.errors import KitError, ToolchainError
+from kit.util.gpu import GpuReport, detect
 
 
 class HostRuntime(Runtime):

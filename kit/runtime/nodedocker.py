@@ -11,12 +11,12 @@ import logging
 import tempfile
 from pathlib import Path
 
-from kit import images
-from kit.errors import EngineError
-from kit.model import CutlassSource, Toolchain
 from kit.runtime.docker import DockerRuntime
+from kit.sources import images
+from kit.spec.model import CutlassSource, Toolchain
+from kit.util.errors import EngineError
 
-log = logging.getLogger("kit.images")
+log = logging.getLogger("kit.sources.images")
 
 
 class NodeDockerRuntime(DockerRuntime):

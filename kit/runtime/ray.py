@@ -24,15 +24,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from kit import cluster, cmd, gpu, images
-from kit.cluster import ClusterError
-from kit.cutlass_src import ResolvedCutlass
-from kit.errors import EngineError, KitError, ToolchainError
-from kit.execute import Options
-from kit.gpu import GpuReport
-from kit.model import Cell, CutlassSource, Toolchain
-from kit.repros import HARNESS_DIR, Repro
+from kit.runtime import cluster
 from kit.runtime.base import CompileJob, RunJob, Runtime
+from kit.runtime.cluster import ClusterError
 from kit.runtime.raytasks import (
     Answer,
     CompileTask,
@@ -43,6 +37,14 @@ from kit.runtime.raytasks import (
     prepare_on_node,
     run_on_node,
 )
+from kit.sources import images
+from kit.sources.cutlass_src import ResolvedCutlass
+from kit.spec.model import Cell, CutlassSource, Toolchain
+from kit.spec.options import Options
+from kit.spec.repros import HARNESS_DIR, Repro
+from kit.util import cmd, gpu
+from kit.util.errors import EngineError, KitError, ToolchainError
+from kit.util.gpu import GpuReport
 
 MODES = ("host", "docker")
 RETRIES = 3  # Ray's retries of a task whose worker or node died

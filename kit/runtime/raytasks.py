@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit import cache, cluster, cmd, gpu, images
-from kit.cluster import ClusterError
-from kit.cutlass_src import ResolvedCutlass
-from kit.errors import KitError
-from kit.model import Cell, CutlassSource, Toolchain
-from kit.repros import Repro
+from kit.runtime import cluster
 from kit.runtime.base import CompileJob, RunJob, Runtime
+from kit.runtime.cluster import ClusterError
+from kit.sources import images
+from kit.sources.cutlass_src import ResolvedCutlass
+from kit.spec.model import Cell, CutlassSource, Toolchain
+from kit.spec.repros import Repro
+from kit.util import cache, cmd, gpu
+from kit.util.errors import KitError
 
 
 @dataclass(frozen=True, kw_only=True)

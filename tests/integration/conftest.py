@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from kit import images
-from kit.errors import EngineError
+from kit.sources import images
+from kit.util.errors import EngineError
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Docker tests' base image: a minimal Debian from its own packages (no registry needed).

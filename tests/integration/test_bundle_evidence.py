@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kit.cli import cli
+from kit.cli.commands import cli
 from tests.integration.conftest import ROOT
 
 RUN = "20261126-003320-92ba"

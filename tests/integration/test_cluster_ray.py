@@ -25,8 +25,10 @@ from typing import Any
 
 import pytest
 
-from kit import cutlass_src, gpu, results, toolchains
-from kit.model import CutlassKind, CutlassSource, Outcome, SourceKind, Toolchain
+from kit.engine import results
+from kit.sources import cutlass_src, toolchains
+from kit.spec.model import CutlassKind, CutlassSource, Outcome, SourceKind, Toolchain
+from kit.util import gpu
 from tests.integration.conftest import fresh_cache, selftest_project
 from tests.integration.raycluster import LocalCluster
 

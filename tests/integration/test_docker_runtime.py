@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kit import images, results
-from kit.cli import cli
-from kit.errors import EngineError
-from kit.model import Outcome
+from kit.cli.commands import cli
+from kit.engine import results
 from kit.runtime.docker import DockerRuntime
+from kit.sources import images
+from kit.spec.model import Outcome
+from kit.util.errors import EngineError
 from tests.integration.conftest import BASE, ROOT, selftest_project
 
 
@@ -149,8 +150,8 @@ esac
 
 def test_runs_are_execs_in_one_locked_down_runner_container(engine: Any, rt: DockerRuntime,
                                                             tmp_path: Path) -> None:
-    from kit import cache
     from kit.runtime.base import RunJob
+    from kit.util import cache
 
     # A build-cache entry as the executor leaves one: the binary and the image that made it.
     store = cache.root() / "builds" / f"runner-test-{os.getpid()}"

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit import gpu, results
-from kit.cli import cli
-from kit.model import Outcome
+from kit.cli.commands import cli
+from kit.engine import results
+from kit.spec.model import Outcome
+from kit.util import gpu
 from tests.integration.conftest import fresh_cache, selftest_project
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit import results
-from kit.cli import cli
+from kit.cli.commands import cli
+from kit.engine import results
 from tests.integration.conftest import ROOT, fresh_cache
 
 HOST = """\

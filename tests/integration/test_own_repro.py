@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit import gpu, results
-from kit.cli import cli
-from kit.model import Outcome
+from kit.cli.commands import cli
+from kit.engine import results
+from kit.spec.model import Outcome
+from kit.util import gpu
 from tests.integration.conftest import ROOT, fresh_cache
 
 OWN = ROOT / "tests" / "data" / "own_repro"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kit.cli import cli
+from kit.cli.commands import cli
 from tests.unit.conftest import write_project
 
 

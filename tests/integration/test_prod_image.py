@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kit import classify, flavour, gpu, images, results
-from kit.cli import cli
-from kit.model import Outcome
+from kit.cli.commands import cli
+from kit.engine import classify, results
 from kit.runtime.base import RunJob
 from kit.runtime.docker import BUILDS, DockerRuntime
+from kit.sources import flavour, images
+from kit.spec.model import Outcome
+from kit.util import gpu
 from tests.integration.conftest import BASE, ROOT, fresh_cache
 from tests.integration.conftest import FLASHINFER_JIT as JIT
 

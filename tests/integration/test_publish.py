@@ -18,8 +18,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from kit import __version__, publish
-from kit.cli import cli
+from kit import __version__
+from kit.cli.commands import cli
+from kit.report import publish
 from tests.integration.conftest import ROOT
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"

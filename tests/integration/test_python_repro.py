@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kit import classify, results
+from kit.engine import classify, results
 from tests.integration.conftest import FLASHINFER_JIT, ROOT, fresh_cache
 
 
@@ -28,7 +28,7 @@ def test_the_prod_preset_installs_flashinfer_and_says_no_gpu_or_runs(tmp_path: P
         assert cell.outcome.value in ("no_gpu", "skipped_arch", "ok", "wrong_result",
                                       "init_error_internal", "infra_error"), cell.reason
     built = Path(json.loads((run.path / "manifest.json").read_text())["cells"][0]["compile_key"])
-    from kit import cache
+    from kit.util import cache
     store = cache.root() / "builds" / built.name
     assert (store / "site" / "flashinfer" / "__init__.py").is_file()
     assert "flashinfer-python==0.5.2" in (store / "compile.log").read_text()
@@ -94,7 +94,7 @@ def test_a_pip_toolchain_gives_flashinfers_jit_a_whole_cuda_home(
     assert done.returncode == 0, done.stderr
     run = results.find(tmp_path / "results", None)
     [cell] = json.loads((run.path / "manifest.json").read_text())["cells"]
-    from kit import cache
+    from kit.util import cache
     launcher = cache.root() / "builds" / cell["compile_key"] / "bin"
     home = next(line for line in launcher.read_text().splitlines() if "CUDA_HOME" in line)
     assert "-jit" in home  # the laid-out home, not the bare toolchain

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit import cmd, cutlass_src, gpu, results, toolchains
-from kit.cli import cli
-from kit.model import CutlassKind, CutlassSource, Outcome, SourceKind, Toolchain
+from kit.cli.commands import cli
+from kit.engine import results
+from kit.sources import cutlass_src, toolchains
+from kit.spec.model import CutlassKind, CutlassSource, Outcome, SourceKind, Toolchain
+from kit.util import cmd, gpu
 from tests.integration.conftest import ROOT
 
 GXX12 = toolchains.host_compiler().startswith("g++-12.")

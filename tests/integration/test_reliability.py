@@ -30,16 +30,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from kit import images, results
-from kit.cli import cli
-from kit.execute import Options
-from kit.gpu import Gpu, GpuReport
-from kit.model import CellResult, Outcome
-from kit.progress import Reporter
+from kit.cli.commands import cli
+from kit.engine import results
+from kit.engine.progress import Reporter
+from kit.flows.run import Selection
+from kit.flows.run import run as workflow_run
 from kit.runtime.docker import DockerRuntime
 from kit.runtime.host import HostRuntime
-from kit.workflow import Selection
-from kit.workflow import run as workflow_run
+from kit.sources import images
+from kit.spec.model import CellResult, Outcome
+from kit.spec.options import Options
+from kit.util.gpu import Gpu, GpuReport
 from tests.integration.conftest import BASE, ROOT, fresh_cache, selftest_project
 
 SECRETS = {"GITHUB_TOKEN": "ghp_" + "K1tN3verLeaksThisT0kenAbcdef0123456789",
@@ -250,9 +251,9 @@ def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run_and_a_second_kit
 STAND_IN_RUN = """\
 import sys
 from pathlib import Path
-from kit.execute import Options
-from kit.progress import Reporter
-from kit.workflow import Selection, run
+from kit.spec.options import Options
+from kit.engine.progress import Reporter
+from kit.flows.run import Selection, run
 from tests.integration.test_reliability import CpuStandIn
 run(Selection(matrix_path=Path(sys.argv[1])), CpuStandIn(), results_root=Path(sys.argv[2]),
     opts=Options(run_timeout=600), reporter=Reporter(quiet=True))
@@ -487,10 +488,10 @@ def ours(client: Any, tmp_path: Path) -> list[Any]:
 def test_the_guard_ends_only_what_is_still_kits_when_kit_goes_silent() -> None:
     # The guard's own protocol, spoken by hand: a group whose end was reported with its start
     # time is left alone; an end for another process that reused the pid is not taken as it.
-    from kit.reaper import READY, start_time
+    from kit.util.reaper import READY, start_time
 
     kept, stale = (subprocess.Popen(["sleep", "60"], start_new_session=True) for _ in range(2))
-    guard = subprocess.Popen([sys.executable, "-m", "kit.reaper"], cwd=ROOT, text=True,
+    guard = subprocess.Popen([sys.executable, "-m", "kit.util.reaper"], cwd=ROOT, text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              start_new_session=True)
     try:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kit import results
-from kit.model import CellResult
+from kit.engine import results
 from kit.report import html
+from kit.spec.model import CellResult
 from tests.integration.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")

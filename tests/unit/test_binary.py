@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kit import binary
+from kit.engine import binary
 
 # Mangled names as nvcc's host side emits them, and what c++filt prints for each.
 INT = ("_ZN7cutlass13device_kernelIN4cute1CILi128EEEEEvv",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kit import bisect
-from kit.bisect import BisectError, ProbeResult, Values
+from kit.engine import bisect
+from kit.engine.bisect import BisectError, ProbeResult, Values
 from kit.report import bisectmd
 
 GOOD = {"repro": "r", "placement": "namespace_scope", "tile_k": "literal", "shape_type": "int",
@@ -114,9 +114,10 @@ def test_versions_are_ordered_by_their_numbers() -> None:
 
 def test_the_ends_are_picked_by_axis_values_label_or_nearest_passing_cell(
         project: Path) -> None:
-    from kit import bisect_run, matrix
-    from kit.model import CellResult, Outcome
-    from kit.repros import discover
+    from kit.flows import bisect as bisect_run
+    from kit.spec import matrix
+    from kit.spec.model import CellResult, Outcome
+    from kit.spec.repros import discover
 
     m = matrix.load(project, discover(project.parent / "repros"))
     cells = matrix.expand(m, preset="sm90")

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from kit import classify, cuobjdump, matrix, nvcc
-from kit.errors import MatrixError, UsageError
-from kit.model import Cell
-from kit.repros import discover
+from kit.engine import classify
+from kit.runtime import nvcc
+from kit.sources import cuobjdump
+from kit.spec import matrix
+from kit.spec.model import Cell
+from kit.spec.repros import discover
+from kit.util.errors import MatrixError, UsageError
 
 MULTI_TU = """\
 kind: cuda
@@ -98,7 +101,8 @@ def test_per_arch_layout_compiles_one_object_per_arch_then_links_in_order(
 
 
 def test_build_axes_change_the_compile_key_and_the_label(project: Path) -> None:
-    from kit import gpu, plan
+    from kit.engine import plan
+    from kit.util import gpu
     repros = discover(project / "repros")
     facts = plan.Facts(toolchain_ids={"cuda13.0": "t"}, cutlass_ids={"4.2": "c"},
                        source_digests={"multi": "s"}, gpus=gpu.GpuReport(gpus=()))

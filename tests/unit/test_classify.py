@@ -4,8 +4,8 @@ import json
 import signal
 from typing import Any
 
-from kit import classify
-from kit.model import Outcome
+from kit.engine import classify
+from kit.spec.model import Outcome
 
 H100_OPTIN = 232448
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kit import results
-from kit.cli import cli
+from kit.cli.commands import cli
+from kit.engine import results
 from tests.unit.conftest import write_project
 from tests.unit.test_results_and_report import grid, manifest
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit import cluster
-from kit.cli import cli
-from kit.gpu import Gpu, GpuReport, gate
+from kit.cli.commands import cli
+from kit.runtime import cluster
 from kit.runtime.ray import _digest_files, repro_files
+from kit.util.gpu import Gpu, GpuReport, gate
 
 H100 = Gpu(index=0, name="NVIDIA H100", cc=(9, 0), uuid="GPU-h100")
 SPARK = Gpu(index=0, name="NVIDIA GB10", cc=(12, 1), uuid="GPU-gb10")
@@ -117,7 +117,7 @@ def test_without_ray_the_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPa
 
 def test_a_repro_travels_with_the_harness_and_its_digest_follows_the_content(
         project: Path) -> None:
-    from kit import workflow
+    from kit.flows import run as workflow
 
     repro = workflow.repros_of(project)["sm90"]
     files = repro_files(repro)

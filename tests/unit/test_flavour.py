@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kit import flavour, images, matrix, plan
-from kit.errors import ToolchainError
-from kit.gpu import GpuReport
-from kit.repros import discover
+from kit.engine import plan
+from kit.sources import flavour, images
+from kit.spec import matrix
+from kit.spec.repros import discover
+from kit.util.errors import ToolchainError
+from kit.util.gpu import GpuReport
 
 ROOT = Path(__file__).resolve().parents[2]
 

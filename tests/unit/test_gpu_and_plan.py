@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from kit import gpu, matrix, plan
-from kit.repros import discover
+from kit.engine import plan
+from kit.spec import matrix
+from kit.spec.repros import discover
+from kit.util import gpu
 
 H100 = gpu.Gpu(index=0, name="NVIDIA H100 80GB HBM3", cc=(9, 0), smem_optin_bytes=232448)
 SPARK = gpu.Gpu(index=0, name="NVIDIA GB10", cc=(12, 1), smem_optin_bytes=101376)

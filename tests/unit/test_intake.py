@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit import intake, repros
-from kit.cli import cli
-from kit.errors import UsageError
+from kit.cli.commands import cli
+from kit.spec import intake, repros
+from kit.util.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN = ROOT / "tests" / "data" / "own_repro"

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from kit import matrix
-from kit.errors import MatrixError, UsageError
-from kit.model import Cell
-from kit.repros import discover
+from kit.spec import matrix
+from kit.spec.model import Cell
+from kit.spec.repros import discover
+from kit.util.errors import MatrixError, UsageError
 from tests.unit.conftest import MATRIX, write_project
 
 

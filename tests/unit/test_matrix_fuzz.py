@@ -9,9 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kit import matrix
-from kit.errors import KitError
-from kit.repros import discover
+from kit.spec import matrix
+from kit.spec.repros import discover
+from kit.util.errors import KitError
 from tests.unit.conftest import write_project
 
 KEYS = ["toolchains", "cutlass", "axes", "include", "exclude", "presets", "pip", "host",

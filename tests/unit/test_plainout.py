@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import signal
 
-from kit import classify, plainout
-from kit.gpu import Gpu
-from kit.model import Outcome
-from kit.repros import EXAMPLE_EXPECT
+from kit.engine import classify, plainout
+from kit.spec.model import Outcome
+from kit.spec.repros import EXAMPLE_EXPECT
+from kit.util.gpu import Gpu
 
 H100 = Gpu(index=0, name="NVIDIA H100 80GB HBM3", cc=(9, 0), smem_optin_bytes=232448)
 

@@ -20,8 +20,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # a torch build may warn at import (NumPy, CUDA); not ours
     torch: Any = pytest.importorskip("torch", reason="the probe's pure parts need PyTorch")
 
-from kit import classify
-from kit.model import Outcome
+from kit.engine import classify
+from kit.spec.model import Outcome
 
 PROBE = Path(__file__).resolve().parents[2] / "repros" / "prod_flashinfer_moe" / "probe.py"
 E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]

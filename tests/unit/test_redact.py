@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.redact import redact
+from kit.report.redact import redact
 
 
 @pytest.fixture(autouse=True)

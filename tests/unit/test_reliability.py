@@ -14,13 +14,15 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kit import classify, cmd, plan, results, toolchains
-from kit.cli import cli
-from kit.errors import ResultsError, UsageError
-from kit.gpu import GpuReport
-from kit.matrix import expand, load
-from kit.model import Evidence, Outcome
-from kit.repros import discover
+from kit.cli.commands import cli
+from kit.engine import classify, plan, results
+from kit.sources import toolchains
+from kit.spec.matrix import expand, load
+from kit.spec.model import Evidence, Outcome
+from kit.spec.repros import discover
+from kit.util import cmd
+from kit.util.errors import ResultsError, UsageError
+from kit.util.gpu import GpuReport
 from tests.unit.conftest import write_project
 from tests.unit.test_results_and_report import grid, manifest, result
 

@@ -4,8 +4,8 @@ import json
 import re
 from html.parser import HTMLParser
 
-from kit.model import Evidence, Outcome
 from kit.report import html
+from kit.spec.model import Evidence, Outcome
 from tests.unit.test_results_and_report import grid, manifest, result
 
 HOSTILE = "</script><script>alert(1)</script><!--<script>"

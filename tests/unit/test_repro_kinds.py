@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kit.errors import MatrixError
-from kit.repros import load
+from kit.spec.repros import load
+from kit.util.errors import MatrixError
 
 PROBE = """\
 kind: python
@@ -71,8 +71,8 @@ def test_kit_python_by_name_becomes_an_absolute_interpreter_path(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The launcher's `#!` line must be absolute: the kernel does not search PATH for it (the
     # H100 run with KIT_PYTHON=python3 failed with FileNotFoundError before this).
-    from kit.errors import ToolchainError
     from kit.runtime.host import repro_python
+    from kit.util.errors import ToolchainError
 
     monkeypatch.setenv("KIT_PYTHON", "python3")
     found = Path(repro_python())
@@ -87,7 +87,7 @@ def test_export_inlines_a_harness_header_at_every_include_each_copy_guarded(
         tmp_path: Path) -> None:
     # A first include under a disabled #if must not swallow the one that counts, and headers
     # that include each other must not inline forever.
-    from kit.export import inline_harness
+    from kit.report.export import inline_harness
 
     (tmp_path / "kit_a.h").write_text('#pragma once\n#include "kit_b.h"\nint a();\n')
     (tmp_path / "kit_b.h").write_text('#pragma once\n#include "kit_a.h"\nint b();\n')

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kit import results
-from kit.errors import ResultsError
-from kit.model import CellResult, Evidence, Outcome
+from kit.engine import results
 from kit.report import jsonreport, markdown, pivot
+from kit.spec.model import CellResult, Evidence, Outcome
+from kit.util import files
+from kit.util.errors import ResultsError
 
 
 def result(placement: str, shape: str, outcome: Outcome, cuda: str = "cuda13.0",
@@ -80,7 +81,7 @@ def test_cells_are_written_atomically_and_read_back(tmp_path: Path) -> None:
     assert not list(run.cells_dir.glob(".*"))  # no temporary files left behind
     # readable as any file the user writes (a temp file's 0600 would hide a shared run)
     mode = next(run.cells_dir.glob("*.json")).stat().st_mode & 0o777
-    assert mode == 0o666 & ~results._umask()
+    assert mode == 0o666 & ~files._umask()
     back = sorted(run.load().results, key=lambda r: r.label)
     assert back == sorted(grid(), key=lambda r: r.label)
 
@@ -135,7 +136,7 @@ def test_static_binary_warnings_are_listed_apart_from_gpu_outcomes() -> None:
 
 
 def test_static_check_tells_one_kernel_named_twice_from_two_kernels() -> None:
-    from kit import binary
+    from kit.engine import binary
 
     # The registered kernel, its twin spelled with an unsigned literal (mangled differently,
     # and with other substitutions), and an unrelated second kernel, as an example with two
@@ -165,7 +166,7 @@ def test_finding_names_two_causes_side_by_side() -> None:
 
 
 def test_report_json_matches_the_published_schema() -> None:
-    from kit import schema
+    from kit.engine import schema
 
     data = json.loads(json.dumps(jsonreport.build(grid(), manifest("r1"))))
     assert schema.problems(data) == []

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kit import history
-from kit.execute import Scheduler, _Job
+from kit.engine import history
+from kit.engine.execute import Scheduler, _Job
 
 
 def job(gb: float, seconds: float) -> _Job:

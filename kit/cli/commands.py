@@ -1,0 +1,687 @@
+"""The `kit` command line: parses, wires, prints. The thinking lives in workflow and below."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import shlex
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kit import __version__
+from kit.cli.cluster import cluster_group
+from kit.cli.settings import setting
+from kit.engine import plan, results
+from kit.engine.progress import Reporter
+from kit.flows import bisect as bisect_run
+from kit.flows import doctor
+from kit.flows import run as workflow
+from kit.report import bundle, diff, export, markdown, pivot
+from kit.runtime.base import Runtime
+from kit.runtime.host import HostRuntime
+from kit.spec import intake, matrix, repros
+from kit.spec.options import Options
+from kit.util import cache, files
+from kit.util.errors import EngineError, ResultsError, UsageError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
+           "max_content_width": 100}
+
+
+def _runtime(name: str, matrix_path: Path, base: str | None = None,
+             cluster: str | None = None) -> Runtime:
+    """`auto`: Docker when an engine answers, else the host (and say so). With a cluster:
+    the Ray runtime, each node compiling and running with `name` (auto: host)."""
+    if cluster:
+        from kit.runtime.ray import RayRuntime
+
+        return RayRuntime(cluster, mode="docker" if name == "docker" else "host",
+                          project=matrix_path.resolve().parent, base=base)
+    if name == "host":
+        return HostRuntime()
+    from kit.runtime.docker import DockerRuntime
+
+    project = matrix_path.resolve().parent
+    try:
+        return DockerRuntime(project, base=base, log=_build_log)
+    except EngineError as exc:
+        if name == "docker":
+            raise
+        first = exc.message.splitlines()[0].removeprefix("no Docker engine answers: ")
+        click.echo(f"no Docker engine: {first}; using the host runtime", err=True)
+        return HostRuntime()
+
+
+def _runtime_args(runtime: str, base: str | None) -> tuple[str, ...]:
+    args = () if runtime == "auto" else ("--runtime", runtime)
+    return args + (("--base", base) if base else ())
+
+
+def _build_log(line: str) -> None:
+    # Image builds are long: show the step lines, keep the rest for --debug.
+    if line.startswith(("Step ", "ERROR", "built ")):
+        click.echo(f"  image: {line}", err=True)
+    else:
+        logging.getLogger("kit.sources.images").debug(line)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+matrix_option = click.option(
+    "--matrix", "matrix_path", type=click.Path(path_type=Path), default=Path("matrix.yaml"),
+    show_default=True, help="The matrix file.")
+preset_option = click.option("--preset", help="A named preset from the matrix file (e.g. smoke).")
+only_option = click.option(
+    "--only", multiple=True, metavar="AXIS=GLOB",
+    help="Keep cells whose AXIS matches GLOB. Repeat: OR within an axis, AND across axes.")
+axis_option = click.option(
+    "--axis", multiple=True, metavar="AXIS=V1[,V2]",
+    help="Replace an axis's values (after the preset), e.g. --axis cuda=host.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+results_option = click.option(
+    "--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
+    show_default=True, help="Folder holding one sub-folder per run.")
+runtime_option = click.option(
+    "--runtime", type=click.Choice(["auto", "docker", "host"]), default="auto",
+    show_default=True,
+    help="Where cells compile and run. host: local or kit-installed toolchains; docker: one "
+         "pinned image per toolchain x CUTLASS; auto: docker when an engine answers.")
+base_option = click.option(
+    "--base", help="Base image for kit's images (a mirror, a local tag) [per toolchain].")
+cluster_option = click.option(
+    "--cluster", metavar="ADDRESS", help="Spread the cells over a Ray cluster: HOST:PORT, "
+    "ray://HOST:10001 or auto (`kit cluster status` shows its nodes).")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="kit")
+@click.option("--debug", is_flag=True, envvar="KIT_DEBUG",
+              help="Show tracebacks and every command kit runs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Find which toolchain x CUTLASS x C++ detail breaks a GPU kernel, in one command.
+
+    \b
+    Typical session:
+      kit doctor                          what this machine can compile and run
+      kit matrix plan --preset smoke      the cells, and which will run here
+      kit matrix run --preset smoke       compile, run, classify, write results/<run>/
+      kit matrix show                     the table of the latest run
+      kit repro export sm12x_mxf8_mxf4_grouped -D placement=function_template
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(name)s: %(message)s")
+
+
+@cli.command("doctor")
+@click.option("--image", "image_tags", multiple=True, metavar="TAG",
+              help="Also report the torch / flashinfer / vllm / cutlass versions in this "
+                   "image and in the cell builds installed in it (`kit images list`).")
+@json_option
+def doctor_cmd(image_tags: tuple[str, ...], as_json: bool) -> None:
+    """Report GPUs (NVML), nvcc toolchains, the Docker engine and cached CUTLASS trees."""
+    report = doctor.examine(image_tags)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(doctor.render(report))
+
+
+@cli.group("matrix")
+def matrix_group() -> None:
+    """Plan, run, show and compare matrices."""
+
+
+@matrix_group.command("plan")
+@matrix_option
+@preset_option
+@only_option
+@axis_option
+@runtime_option
+@base_option
+@cluster_option
+@json_option
+def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+                axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
+                as_json: bool) -> None:
+    """List the cells, what will be compiled, run or skipped here, and why."""
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
+    with contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
+        _, steps = workflow.make_plan(sel, rt)
+    if as_json:
+        _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps]})
+        return
+    for s in steps:
+        what = "compile+run" if s.run is plan.RunDecision.RUN else f"compile, {s.run.value}"
+        click.echo(f"{s.cell.label:<90} {what}" + (f"  ({s.reason})" if s.reason else ""))
+    summ = plan.summary(steps)
+    click.echo(f"\n{summ['cells']} cells, {summ['binaries']} distinct binaries; "
+               + ", ".join(f"{v} {k}" for k, v in summ.items() if k not in ("cells", "binaries")))
+
+
+@matrix_group.command("run")
+@matrix_option
+@preset_option
+@only_option
+@axis_option
+@runtime_option
+@base_option
+@cluster_option
+@results_option
+@setting("jobs")
+@setting("mem_gb")
+@setting("compile_gb")
+@setting("compile_timeout")
+@setting("run_timeout")
+@click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None,
+              metavar="[RUN]", help="Continue a run: finished cells are kept (default: latest).")
+@click.option("--rerun", is_flag=True, help="Compile and run every cell again, even those an "
+              "earlier run on this machine already has a result for.")
+@json_option
+def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+               axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
+               results_root: Path, jobs: int | None,
+               mem_gb: float | None, compile_gb: float, compile_timeout: float,
+               run_timeout: float, resume: str | None, rerun: bool, as_json: bool) -> None:
+    """Compile every cell, run it where the GPU can, classify, store, report."""
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
+                             runtime_args=_runtime_args(runtime, base)
+                             + (("--cluster", cluster) if cluster else ()))
+    opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb,
+                   compile_timeout=compile_timeout, run_timeout=run_timeout,
+                   resume=resume is not None)
+    with Reporter(quiet=as_json) as reporter, \
+            contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
+        if cluster:
+            from kit.runtime.ray import RayRuntime, options_for
+
+            assert isinstance(rt, RayRuntime)
+            opts = options_for(rt, opts)
+        run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,
+                                      reporter=reporter, resume_ref=resume, rerun=rerun)
+    if as_json:
+        _echo_json({"run": str(run_dir.path), "counts": pivot.counts(final),
+                    "findings": pivot.findings(final)})
+        return
+    click.echo(markdown.render(final, run_dir.manifest()))
+    click.echo(f"results: {run_dir.path}  (report.md, .json, .xml, .html)", err=True)
+
+
+@matrix_group.command("show")
+@click.argument("run", required=False)
+@results_option
+@click.option("--rows", default=",".join(pivot.DEFAULT_ROWS), show_default=True,
+              help="Axes for table rows, comma-separated.")
+@click.option("--cols", default=",".join(pivot.DEFAULT_COLS), show_default=True,
+              help="Axes for table columns, comma-separated.")
+@json_option
+def matrix_show(run: str | None, results_root: Path, rows: str, cols: str,
+                as_json: bool) -> None:
+    """Show a run's pivot table (default: the latest run)."""
+    run_dir = results.find(results_root, run)
+    loaded = run_dir.load()
+    for path, why in loaded.broken:
+        click.echo(f"warning: unreadable cell result {path.name}: {why}", err=True)
+    if as_json:
+        _echo_json({"run": str(run_dir.path), "counts": pivot.counts(loaded.results),
+                    "cells": [r.to_dict() for r in loaded.results]})
+        return
+    click.echo(markdown.render(loaded.results, run_dir.manifest(),
+                               rows=_axes_arg(rows), cols=_axes_arg(cols)))
+
+
+def _axes_arg(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
+@matrix_group.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@results_option
+@click.option("--ignore-axis", multiple=True, metavar="AXIS",
+              help="Match cells without this axis, e.g. --ignore-axis cutlass to compare "
+                   "two CUTLASS versions.")
+@click.option("--format", "fmt", type=click.Choice(["text", "md"]), default="text",
+              show_default=True)
+@json_option
+def matrix_diff(run_a: str, run_b: str, results_root: Path, ignore_axis: tuple[str, ...],
+                fmt: str, as_json: bool) -> None:
+    """What changed between two runs, cell by cell: regressions, fixes, the rest."""
+    a = results.find(results_root, run_a).load().results
+    b = results.find(results_root, run_b).load().results
+    found = diff.changes(a, b, ignore=ignore_axis)
+    if as_json:
+        _echo_json({"a": run_a, "b": run_b, "changes": [c.to_dict() for c in found]})
+    elif fmt == "md":
+        total = len({diff.key(r, ignore_axis) for r in [*a, *b]})
+        click.echo(diff.render_md(found, run_a, run_b, total), nl=False)
+    elif not found:
+        click.echo(f"no differences in {len(a)} cells")
+    else:
+        for c in found:
+            click.echo(f"{c.kind:<10} {c.cell}: {c.a.value if c.a else '(absent)'} -> "
+                       f"{c.b.value if c.b else '(absent)'}")
+
+
+@cli.command("bisect")
+@matrix_option
+@preset_option
+@only_option
+@axis_option
+@runtime_option
+@base_option
+@results_option
+@click.option("--bad", required=True, metavar="CELL",
+              help="The failing cell: an id or label (from --run or the selection), or "
+                   "axis=value,... matching one cell of the selection.")
+@click.option("--good", metavar="CELL", help="The passing cell, as --bad. Default with --run: "
+              "the run's passing cell nearest to --bad.")
+@click.option("--run", "run_ref", metavar="RUN", help="Take the cells (and their outcomes) "
+              "from this run of the results folder.")
+@click.option("--cutlass", "span", metavar="OLD..NEW", help="Bisect CUTLASS commits instead of "
+              "axes: the first commit between two refs where --bad's outcome changes.")
+@click.option("--cutlass-repo", metavar="URL", help="The CUTLASS git repository for --cutlass "
+              "(default: the cell's git: source).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs per probe; a probe counts only when all agree (flaky kernels).")
+@click.option("--max-together", type=click.IntRange(min=1, max=4), default=3,
+              show_default=True, help="The most axes changed together in one probe.")
+@setting("run_timeout")
+@setting("jobs")
+@click.option("--resume", metavar="RUN", help="Continue a bisect: its probes are reused.")
+@json_option
+def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+               axis: tuple[str, ...], runtime: str, base: str | None, results_root: Path,
+               bad: str, good: str | None, run_ref: str | None, span: str | None,
+               cutlass_repo: str | None, repeat: int, max_together: int, run_timeout: float,
+               jobs: int | None, resume: str | None, as_json: bool) -> None:
+    """Find the smallest change that flips a cell's outcome.
+
+    \b
+    Between two cells: changes one differing axis at a time from --good toward --bad, then
+    two together, ...; reports the smallest sets that flip the outcome (an interaction when
+    only two together do), whether reverting them in --bad restores it, and for ordered axes
+    (toolchain versions, stage counts) the two neighbouring values where it changes.
+    Between CUTLASS commits (--cutlass OLD..NEW): the first commit whose headers change it;
+    commits where the cell gives a third outcome (does not build) are skipped.
+
+    \b
+      kit bisect --preset sm90 --bad placement=function_template,tile_k=unsigned_trait \\
+                 --good placement=namespace_scope,tile_k=literal
+      kit bisect --run latest --bad <cell-id>          # good = nearest passing cell
+      kit bisect --bad repro=sm90_ptr_array_grouped --cutlass v4.1.0..v4.2.0
+
+    Probes land in a results folder like a run (report.md and bisect.md / bisect.json).
+    """
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
+                             runtime_args=_runtime_args(runtime, base))
+    opts = Options(jobs=jobs, run_timeout=run_timeout)
+    with Reporter(quiet=as_json) as reporter, \
+            contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+        m, cells = workflow.load(sel)
+        run = results.find(results_root, run_ref).load().results if run_ref else None
+        bad_cell = bisect_run.pick(bad, m, cells, run)
+        prober = bisect_run.Prober(m=m, runtime=rt, opts=opts, reporter=reporter,
+                                   repeat=repeat,
+                                   run_dir=bisect_run.start(results_root, resume))
+        with prober.run_dir.lock():
+            if span:
+                found: Any = bisect_run.cutlass_commits(prober, bad_cell, span, cutlass_repo,
+                                                        sel)
+            else:
+                good_cell = bisect_run.pick(good, m, cells, run) if good else (
+                    bisect_run.nearest_good(bad_cell, run or []) if run else None)
+                if good_cell is None:
+                    raise UsageError("give --good CELL, or --run RUN to start from its "
+                                     "nearest passing cell")
+                found = bisect_run.axes(prober, good_cell, bad_cell,
+                                        max_together=max_together, sel=sel)
+    folder = prober.run_dir.path.resolve()
+    if as_json:
+        _echo_json({"run": str(folder), **found.to_dict()})
+        return
+    click.echo((folder / "bisect.md").read_text())
+    click.echo(f"results: {folder}  (bisect.md, bisect.json, report.md)", err=True)
+
+
+@cli.command("report")
+@click.argument("args", nargs=-1, metavar="[bundle] [RUN]")
+@results_option
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "junit", "html"]),
+              default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="bundle: where to write the tar.gz [results/<run>/bundle.tar.gz].")
+@matrix_option
+def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path | None,
+               matrix_path: Path) -> None:
+    """Re-write and print a run's report (reads results; never re-runs).
+
+    \b
+    kit report [RUN] --format md|json|junit|html   print one format (RUN: default latest)
+    kit report bundle [RUN] [-o FILE]         manifest, reports, failing cells' .cu and logs
+    """
+    bundle_mode = bool(args) and args[0] == "bundle"
+    rest = args[1:] if bundle_mode else args
+    if len(rest) > 1:
+        raise UsageError(f"expected at most one RUN, got {' '.join(rest)}")
+    run_dir = results.find(results_root, rest[0] if rest else None)
+    for path, why in run_dir.load().broken:  # left out of the report; said, not hidden
+        click.echo(f"warning: unreadable cell result {path.name}: {why}", err=True)
+    workflow.write_reports(run_dir)
+    if bundle_mode:
+        out = output or run_dir.path / "bundle.tar.gz"
+        names = bundle.build(run_dir, workflow.repros_of(matrix_path),
+                             out)
+        click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size:,} bytes)")
+        return
+    name = {"md": "report.md", "json": "report.json", "junit": "report.xml",
+            "html": "report.html"}[fmt]
+    click.echo((run_dir.path / name).read_text(), nl=False)
+
+
+@cli.command("publish")
+@click.argument("run", required=False)
+@results_option
+@click.option("--repo", required=True, metavar="OWNER/NAME", help="Repository of the issue.")
+@click.option("--issue", type=click.IntRange(min=1), required=True, help="Issue number.")
+@click.option("--gist", is_flag=True, help="Also upload reports, logs and the failing cells' "
+              "standalone .cu files as a secret gist, linked from the comment.")
+@click.option("--dry-run", is_flag=True, help="Print exactly what would be sent; send nothing.")
+@click.option("--key", help="Marker that makes a re-publish update kit's earlier comment "
+              "[the run's preset, else 'kit'].")
+@click.option("--api", default="https://api.github.com", show_default=True,
+              help="GitHub API base URL (GitHub Enterprise: https://HOST/api/v3).")
+@matrix_option
+@json_option
+def publish_cmd(run: str | None, results_root: Path, repo: str, issue: int, gist: bool,
+                dry_run: bool, key: str | None, api: str, matrix_path: Path,
+                as_json: bool) -> None:
+    """Post a run's report on an upstream issue (token: GITHUB_TOKEN or GH_TOKEN).
+
+    Secrets, the home folder, the host name and the user name are redacted from everything
+    sent. Re-publishing updates kit's own earlier comment instead of adding another.
+    """
+    from kit.report import publish
+
+    run_dir = results.find(results_root, run)
+    workflow.write_reports(run_dir)
+    token = publish.token_from_env(dict(os.environ), required=not dry_run)
+    gh = publish.GitHub(token=token or "<none>", api=api.rstrip("/"), dry_run=dry_run)
+    files = bundle.texts(run_dir, workflow.repros_of(matrix_path)) if gist else {}
+    done = publish.publish_run(gh, run_dir.path, (run_dir.path / "report.md").read_text(),
+                               files, repo=repo, issue=issue, gist=gist,
+                               key=key or str(run_dir.manifest().get("preset") or "kit"))
+    if as_json or dry_run:
+        _echo_json(done)
+        return
+    click.echo(f"comment {done['comment']['action']}: {done['comment']['url']}")
+    if gist:
+        click.echo(f"gist: {done['gist']['url']}")
+
+
+@cli.group("images")
+def images_group() -> None:
+    """Toolchain images: build, list, prune, and lock their inputs."""
+
+
+@images_group.command("build")
+@matrix_option
+@preset_option
+@only_option
+@axis_option
+@base_option
+@json_option
+def images_build(matrix_path: Path, preset: str | None, only: tuple[str, ...],
+                 axis: tuple[str, ...], base: str | None, as_json: bool) -> None:
+    """Build (or find in the cache) the image of each toolchain x CUTLASS the cells use."""
+    from kit.runtime.docker import DockerRuntime
+
+    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
+    with contextlib.closing(DockerRuntime(matrix_path.resolve().parent, base=base,
+                                          log=(lambda _: None) if as_json
+                                          else _build_log)) as runtime:
+        built = workflow.build_images(sel, runtime)
+    if as_json:
+        _echo_json(built)
+        return
+    for b in built:
+        click.echo(f"{b['tag']}: {'built' if b['built'] else 'up to date (cache hit)'}")
+
+
+@images_group.command("list")
+@json_option
+def images_list(as_json: bool) -> None:
+    """kit's images on this engine."""
+    from kit.sources import images
+
+    with contextlib.closing(images.client()) as client:
+        found = images.managed(client)
+    if as_json:
+        _echo_json(found)
+        return
+    for img in found:
+        name = ", ".join(img["tags"]) or f"{img['id']} (a build stage: `kit images prune`)"
+        click.echo(f"{name}  {img['toolchain']}  {img['cutlass']}  {img['size_mb']} MB")
+
+
+@images_group.command("prune")
+@matrix_option
+@click.option("--all", "remove_all", is_flag=True, help="Also remove images the matrix uses.")
+@json_option
+def images_prune(matrix_path: Path, remove_all: bool, as_json: bool) -> None:
+    """Remove kit's leftover containers and images no toolchain of the matrix uses."""
+    from kit.sources import images
+
+    keep = set() if remove_all else workflow.current_image_tags(matrix_path)
+    with contextlib.closing(images.client()) as client:
+        removed = images.prune(client, keep)
+    if as_json:
+        _echo_json(removed)
+        return
+    click.echo(f"removed {len(removed['containers'])} containers, "
+               f"{len(removed['images'])} images")
+
+
+@images_group.command("lock")
+@matrix_option
+def images_lock(matrix_path: Path) -> None:
+    """Resolve wheel versions and sha256s (PyPI) into images/lock.json."""
+    from kit.sources import lock
+
+    catalogue = workflow.repros_of(matrix_path)
+    m = matrix.load(matrix_path, catalogue)
+    path = lock.write(matrix_path.resolve().parent, lock.build(m))
+    click.echo(f"wrote {path}")
+
+
+@cli.group("repro")
+def repro_group() -> None:
+    """The kernels: list them, run one cell, export a standalone .cu."""
+
+
+@repro_group.command("list")
+@matrix_option
+@json_option
+def repro_list(matrix_path: Path, as_json: bool) -> None:
+    """Every repro with its targets and knobs."""
+    catalogue = workflow.repros_of(matrix_path)
+    if as_json:
+        _echo_json({n: {"description": r.description, "archs": list(r.archs),
+                        "knobs": {k: {"default": kn.default, "values": list(kn.values),
+                                      "integer": kn.integer} for k, kn in r.knobs.items()}}
+                    for n, r in catalogue.items()})
+        return
+    for name, r in catalogue.items():
+        click.echo(f"{name}: {r.description}\n  targets: {', '.join(r.archs)}")
+        for k, kn in r.knobs.items():
+            click.echo(f"  -D {k}=  {kn.describe_values()}  (default {kn.default})")
+
+
+cell_options = [
+    matrix_option,
+    click.option("-D", "defines", multiple=True, metavar="KNOB=VALUE", help="A knob value."),
+    click.option("--cuda", help="Toolchain name from the matrix [first one]."),
+    click.option("--cutlass", help="CUTLASS source name from the matrix [first one]."),
+    click.option("--arch", help="Target [the repro's first]."),
+]
+
+
+def _with_cell_options(f: Any) -> Any:
+    for opt in reversed(cell_options):
+        f = opt(f)
+    return f
+
+
+@repro_group.command("add")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--name", help="The repro's name [the file's stem]; with several programs, "
+              "their prefix.")
+@click.option("--arch", "archs", multiple=True, metavar="SM",
+              help="A target, e.g. sm_90a (repeat for more) [from cutlass::arch::SmNN].")
+@click.option("--replace", is_flag=True, help="Replace a repro of that name.")
+@matrix_option
+@json_option
+def repro_add(paths: tuple[Path, ...], name: str | None, archs: tuple[str, ...],
+              replace: bool, matrix_path: Path, as_json: bool) -> None:
+    """Make your own .cu files a repro, unmodified: repros/<name>/ with the sources, the
+    local headers they include and a repro.yaml to edit.
+
+    \b
+    Each file with a main() is one program; a folder stands for the sources under it
+    (a repro, its steps/ and a helper header make one repro per program).
+    \b
+      kit repro add repro_init.cu
+      kit repro add ~/bug/ --name seed
+      kit matrix run --only repro=repro_init
+    """
+    added = intake.add(list(paths), matrix_path.parent / "repros", name=name, archs=archs,
+                       replace=replace)
+    for a in added:  # what was written must load: a mistake here is kit's, said at once
+        repros.load(a.folder / "repro.yaml")
+    if as_json:
+        _echo_json([{"name": a.name, "folder": str(a.folder), "archs": list(a.archs),
+                     "files": list(a.files), "knobs": [c.yaml() for c in a.knobs],
+                     "not_found": list(a.missing)} for a in added])
+        return
+    for a in added:
+        click.echo(f"added {a.name}: {a.folder} ({len(a.files)} files, targets "
+                   f"{', '.join(a.archs)})")
+        if a.knobs:
+            click.echo(f"  candidate knobs (commented in repro.yaml): "
+                       f"{', '.join(c.macro for c in a.knobs)}")
+        if a.missing:
+            click.echo(f"  not beside the sources: {', '.join(a.missing)}")
+    first = added[0].name
+    click.echo(f"next: kit matrix run --only repro={first}   (edit "
+               f"{added[0].folder / 'repro.yaml'} to turn knobs on)")
+
+
+def _is_source_file(name: str) -> bool:
+    return name.endswith(intake.SOURCE_SUFFIXES) or Path(name).is_file()
+
+
+@repro_group.command("run")
+@click.argument("name")
+@_with_cell_options
+@runtime_option
+@base_option
+@results_option
+@json_option
+def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
+              cutlass: str | None, arch: str | None, runtime: str, base: str | None,
+              results_root: Path, as_json: bool) -> None:
+    """Compile and run one cell, fast; prints its outcome and KIT_RESULT.
+
+    NAME is a repro, or a .cu file run once without adding it (-D MACRO=VALUE then sets
+    its macros): kit repro run my_repro.cu -D REPRO_STAGES=7
+    """
+    more: tuple[Path, ...] = ()
+    command = ""
+    if _is_source_file(name):
+        words = [name, *(f"-D{d}" for d in defines)]
+        words += [w for opt, v in (("--cuda", cuda), ("--cutlass", cutlass), ("--arch", arch))
+                  if v for w in (opt, v)]
+        command = "kit repro run " + shlex.join(words)
+        folder, name = intake.scratch(Path(name), cache.root(), defines=defines,
+                                      archs=(arch,) if arch else ())
+        more, defines = (folder,), ()
+    cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch, more)[1]
+    # The cell's values replace the matrix axes, and the filter drops what include adds.
+    pinned = tuple(f"{k}={v}" for k, v in cell.axes.items())
+    sel = workflow.Selection(matrix_path=matrix_path, only=pinned, axis=pinned,
+                             repro_dirs=more, command=command)
+    with Reporter(quiet=as_json) as reporter, \
+            contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
+        run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=Options(),
+                                      reporter=reporter)
+    if as_json:
+        _echo_json([r.to_dict() for r in final])
+        return
+    for r in final:
+        click.echo(f"{r.outcome.mark} {r.outcome.value}: {r.reason}")
+        if r.kit_result:
+            click.echo("KIT_RESULT " + json.dumps(r.kit_result))
+    click.echo(f"log: {run_dir.log_path(final[0].cell_id)}" if final else "", err=True)
+
+
+@repro_group.command("export")
+@click.argument("name")
+@_with_cell_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here [stdout].")
+def repro_export(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
+                 cutlass: str | None, arch: str | None, output: Path | None) -> None:
+    """One standalone .cu: harness inlined, knobs fixed, nvcc line in its header."""
+    m, cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch)
+    try:
+        text = export.standalone(m.repros[name], cell, cell.cutlass.ref)
+    except ValueError as exc:  # not one translation unit: nothing to export as one file
+        raise UsageError(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        files.write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
+cli.add_command(cluster_group)
+
+
+def main() -> None:
+    debug = os.environ.get("KIT_DEBUG", "") not in ("", "0") or "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False, prog_name="kit")
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except OSError as exc:  # a full disk, wherever kit was writing: an error, not a traceback
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        if debug:
+            traceback.print_exc()
+        where = exc.filename2 or exc.filename or "a file"  # copies: filename2 is the target
+        ResultsError(f"cannot write {where}: {exc.strerror}",
+                     hint="free some space; every cell already written is intact, and "
+                          "`kit matrix run --resume` continues").show()
+        sys.exit(ResultsError.exit_code)

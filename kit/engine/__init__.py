@@ -1,0 +1,1 @@
+"""A run's engine: plan, schedule, compile, classify outcomes, store results, reuse, bisect."""

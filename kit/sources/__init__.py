@@ -1,0 +1,1 @@
+"""Where toolchains, CUTLASS and images come from, pinned and cached."""

@@ -1,0 +1,1 @@
+"""This machine: subprocesses, the cache folder, GPUs (NVML), memory, the reaper, errors."""
