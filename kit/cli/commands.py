@@ -11,7 +11,7 @@ import shlex
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -29,7 +29,7 @@ from kit.runtime.host import HostRuntime
 from kit.spec import intake, matrix, repros
 from kit.spec.options import Options
 from kit.util import cache, files
-from kit.util.errors import EngineError, ResultsError, UsageError
+from kit.util.errors import EngineError, KitError, ResultsError, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
            "max_content_width": 100}
@@ -102,7 +102,24 @@ cluster_option = click.option(
     "ray://HOST:10001 or auto (`kit cluster status` shows its nodes).")
 
 
-@click.group(context_settings=CONTEXT)
+class KitGroup(click.Group):
+    """Turns kit's own errors into click's, which print `Error: ...` and exit with the error's
+    code: the one place kit.util.errors meets click."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KitError as exc:
+            raise as_click(exc) from exc
+
+
+def as_click(exc: KitError) -> click.ClickException:
+    """click's exception for a kit error: its message (with the hint) and its exit code."""
+    kind = type("KitClickException", (click.ClickException,), {"exit_code": exc.exit_code})
+    return cast(click.ClickException, kind(exc.message))
+
+
+@click.group(cls=KitGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="kit")
 @click.option("--debug", is_flag=True, envvar="KIT_DEBUG",
               help="Show tracebacks and every command kit runs.")
@@ -668,11 +685,12 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
+    except (click.ClickException, KitError) as exc:
         if debug:
             traceback.print_exc()
-        exc.show()
-        sys.exit(exc.exit_code)
+        shown = as_click(exc) if isinstance(exc, KitError) else exc
+        shown.show()
+        sys.exit(shown.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except OSError as exc:  # a full disk, wherever kit was writing: an error, not a traceback
@@ -681,7 +699,7 @@ def main() -> None:
         if debug:
             traceback.print_exc()
         where = exc.filename2 or exc.filename or "a file"  # copies: filename2 is the target
-        ResultsError(f"cannot write {where}: {exc.strerror}",
-                     hint="free some space; every cell already written is intact, and "
-                          "`kit matrix run --resume` continues").show()
+        as_click(ResultsError(f"cannot write {where}: {exc.strerror}",
+                              hint="free some space; every cell already written is intact, "
+                                   "and `kit matrix run --resume` continues")).show()
         sys.exit(ResultsError.exit_code)

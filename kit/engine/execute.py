@@ -26,7 +26,7 @@ from kit.runtime.base import CompileJob, RunJob, Runtime
 from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec.model import CellResult, Evidence, Outcome
 from kit.spec.options import Options
-from kit.spec.repros import Repro
+from kit.spec.repros import Repro, ReproKind
 from kit.util import cache, cmd, peakmem
 from kit.util.errors import KitError
 from kit.util.files import write_json
@@ -226,7 +226,7 @@ def _ensure(path: Path) -> Path:
 
 
 def _facts(path: Path, repro: Repro) -> dict[str, Any]:
-    if repro.kind == "python":  # a launcher script: no symbols, no cubins to read
+    if repro.kind is ReproKind.PYTHON:  # a launcher script: no symbols, no cubins to read
         return {"version": binary.FACTS_VERSION}
     return binary.inspect(path)
 

@@ -15,7 +15,7 @@ from typing import Any
 from kit.runtime import pyrepro
 from kit.spec import build_axes
 from kit.spec.model import Cell, Outcome, digest
-from kit.spec.repros import TRACE_DEFINE, Repro
+from kit.spec.repros import TRACE_DEFINE, Repro, ReproKind
 from kit.util import gpu as gpumod
 
 
@@ -68,7 +68,7 @@ def plan(cells: list[Cell], repros: dict[str, Repro], facts: Facts) -> list[Step
             "flags": list(repro.flags),
             "defines": repro.defines(cell.knob_map),
         }
-        if repro.kind == "python":  # its knobs set no macros: they are what it is made of
+        if repro.kind is ReproKind.PYTHON:  # its knobs set no macros: they are what it is made of
             build["knobs"] = cell.knob_map
             build["launcher"] = pyrepro.LAUNCHER_VERSION
             python = facts.python_ids.get((cell.toolchain.name, cell.cutlass.name))

@@ -23,7 +23,7 @@ from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec import matrix
 from kit.spec.model import Cell, CellResult
 from kit.spec.options import Options
-from kit.spec.repros import Repro, discover
+from kit.spec.repros import Repro, ReproKind, discover
 from kit.util import files
 from kit.util.errors import EngineError, KitError, ToolchainError, UsageError
 
@@ -58,7 +58,7 @@ def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
     used_tc = {c.toolchain.name: c.toolchain for c in cells}
     used_cl = {c.cutlass.name: c.cutlass for c in cells}
     python_pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells
-                    if m.repros[c.repro].kind == "python"}  # one identity a pair, not a cell
+                    if m.repros[c.repro].kind is ReproKind.PYTHON}  # one identity a pair
     return plan.Facts(
         toolchain_ids={n: runtime.toolchain_identity(tc) for n, tc in used_tc.items()},
         cutlass_ids={n: (cutlass[n].identity if cutlass and n in cutlass else src.spec)
@@ -144,7 +144,7 @@ def prepare_toolchains(cells: list[Cell], runtime: Runtime, reporter: Reporter,
                        repros: dict[str, Repro] | None = None) -> None:
     pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells}
     python = {(c.toolchain.name, c.cutlass.name) for c in cells
-              if repros is not None and repros[c.repro].kind == "python"}
+              if repros is not None and repros[c.repro].kind is ReproKind.PYTHON}
     for key, c in pairs.items():
         reporter.note(f"toolchain {c.toolchain.name}: {c.toolchain.spec}")
         try:
@@ -168,7 +168,7 @@ def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list
               runtime: Runtime, resolved: dict[str, ResolvedCutlass],
               opts: Options) -> dict[str, Any]:
     tcs = {s.cell.toolchain.name: s.cell.toolchain for s in steps}
-    python = any(m.repros[s.cell.repro].kind == "python" for s in steps)
+    python = any(m.repros[s.cell.repro].kind is ReproKind.PYTHON for s in steps)
     env = {k: os.environ[k] for k in PYTHON_REPRO_ENV if python and os.environ.get(k)}
     return {
         "run_id": run_dir.run_id,

@@ -19,7 +19,7 @@ from kit.spec.model import (
     SourceKind,
     Toolchain,
 )
-from kit.spec.repros import Repro
+from kit.spec.repros import Repro, ReproKind
 
 LOG_CAP = 256 * 1024
 TOTAL_CAP = 20 * 1024 * 1024
@@ -77,7 +77,7 @@ def texts(run: RunDir, repros: dict[str, Repro]) -> dict[str, str]:
 def _standalone(r: CellResult, repros: dict[str, Repro]) -> str | None:
     """The failing cell as one .cu, for repros written (and built) as a single source."""
     repro = repros.get(r.axes.get("repro", ""))
-    if repro is None or repro.kind != "cuda" or len(repro.sources) != 1:
+    if repro is None or repro.kind is not ReproKind.CUDA or len(repro.sources) != 1:
         return None
     knobs = tuple(sorted((k, v) for k, v in r.axes.items() if k in repro.knobs))
     cell = Cell(repro=repro.name,

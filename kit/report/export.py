@@ -10,14 +10,14 @@ from kit.runtime import nvcc
 from kit.spec import intake
 from kit.spec.build_axes import Structure
 from kit.spec.model import Cell
-from kit.spec.repros import HARNESS_DIR, TRACE_DEFINE, Repro
+from kit.spec.repros import HARNESS_DIR, TRACE_DEFINE, Repro, ReproKind
 
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"(kit_\w+\.h)"[ \t]*$', re.MULTILINE)
 
 
 def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
-    if repro.kind != "cuda":
-        raise ValueError(f"{repro.name} is a {repro.kind} repro: export writes one CUDA "
+    if repro.kind is not ReproKind.CUDA:
+        raise ValueError(f"{repro.name} is a {repro.kind.value} repro: export writes one CUDA "
                          "source; run it with `kit repro run`")
     if len(repro.sources) != 1 or Structure.of(cell.arch, cell.knob_map).per_arch:
         raise ValueError(f"{repro.name}: export writes one translation unit; this cell is a "

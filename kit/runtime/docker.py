@@ -25,6 +25,7 @@ from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_comman
 from kit.runtime.pyrepro import JIT_MEMORY_SHARE
 from kit.sources import flavour, images
 from kit.spec.model import CutlassSource, Toolchain
+from kit.spec.repros import ReproKind
 from kit.util import cache, cmd, peakmem, reaper
 from kit.util.errors import EngineError
 from kit.util.gpu import GpuReport, detect
@@ -159,9 +160,9 @@ class DockerRuntime(Runtime):
         """The prod flavour of the pair's image: where its python repros' cells build and run."""
         return flavour.spec(self.spec(tc, cutlass), self.recipe(), self.project)
 
-    def image_for(self, tc: Toolchain, cutlass: CutlassSource, kind: str) -> images.ImageSpec:
-        """The image a cell of a repro of `kind` (cpp, python) compiles and runs in."""
-        return self.prod_spec(tc, cutlass) if kind == "python" else self.spec(tc, cutlass)
+    def image_for(self, tc: Toolchain, cutlass: CutlassSource, kind: ReproKind) -> images.ImageSpec:
+        """The image a cell of a repro of `kind` compiles and runs in."""
+        return self.prod_spec(tc, cutlass) if kind is ReproKind.PYTHON else self.spec(tc, cutlass)
 
     def python_identity(self, tc: Toolchain, cutlass: CutlassSource) -> str:
         # The prod tag hashes the PyTorch its cells' builds were installed against.
@@ -198,7 +199,7 @@ class DockerRuntime(Runtime):
         return built
 
     def compile(self, job: CompileJob) -> cmd.Completed:
-        if job.repro.kind == "python":
+        if job.repro.kind is ReproKind.PYTHON:
             return self._compile_python(job)
         spec = self.spec(job.cell.toolchain, job.cell.cutlass)
         if spec.tag in self._unbuilt:

@@ -13,6 +13,7 @@ from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_comman
 from kit.sources import jithome, toolchains
 from kit.sources.toolchains import ResolvedToolchain
 from kit.spec.model import CutlassSource, SourceKind, Toolchain
+from kit.spec.repros import ReproKind
 from kit.util import cmd
 from kit.util.errors import KitError, ToolchainError
 from kit.util.gpu import GpuReport, detect
@@ -52,7 +53,7 @@ class HostRuntime(Runtime):
     def compile(self, job: CompileJob) -> cmd.Completed:
         tc = self.resolve(job.cell.toolchain)
         job.output.parent.mkdir(parents=True, exist_ok=True)
-        if job.repro.kind == "python":
+        if job.repro.kind is ReproKind.PYTHON:
             if tc.toolchain.kind is not SourceKind.PIP:
                 return pyrepro.build(job, python=repro_python(), cuda_home=tc.cuda_home)
             # A pip toolchain is not a whole CUDA install: FlashInfer's JIT gets one laid out

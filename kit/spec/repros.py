@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import enum
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,6 @@ from kit.util.errors import MatrixError
 HARNESS_DIR = "harness"
 _MACRO = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARCH = re.compile(r"^sm_\d{2,3}[af]?$")
-_KINDS = ("cuda", "cutlass_example", "python")
 # How a program without the harness says what happened (it prints no KIT_RESULT line): the
 # CUTLASS examples' spellings, which a repro.yaml's `expect:` extends or replaces key by key.
 EXAMPLE_EXPECT = {
@@ -29,6 +29,15 @@ TRACE_DEFINE = "CUTLASS_DEBUG_TRACE_LEVEL=1"
 # A source that includes one of these speaks kit's harness (prints KIT_RESULT).
 _HARNESS_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](kit_harness\.h|kit_units\.h)[>"]',
                               re.MULTILINE)
+
+
+class ReproKind(str, enum.Enum):
+    """What a repro is: a C++ program (with kit's harness or without), one of CUTLASS's own
+    examples from the chosen CUTLASS, or a python script (the production probe)."""
+
+    CUDA = "cuda"
+    CUTLASS_EXAMPLE = "cutlass_example"
+    PYTHON = "python"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +87,7 @@ class Repro:
     name: str
     root: Path  # repros/<name>
     description: str
-    kind: str
+    kind: ReproKind
     sources: tuple[str, ...]
     archs: tuple[str, ...]
     min_cuda: str
@@ -118,13 +127,13 @@ class Repro:
         return value == "on" or (value == "default" and self.trace)
 
     def source_paths(self, cutlass_root: Path) -> list[Path]:
-        if self.kind == "cutlass_example":
+        if self.kind is ReproKind.CUTLASS_EXAMPLE:
             return [cutlass_root / "examples" / self.example]
         return [self.root / src for src in self.sources]
 
     def include_dirs(self, cutlass_root: Path) -> list[Path]:
         """Beyond CUTLASS's own include/ folders."""
-        if self.kind == "cutlass_example":
+        if self.kind is ReproKind.CUTLASS_EXAMPLE:
             example_dir = (cutlass_root / "examples" / self.example).parent
             return [cutlass_root / "examples" / "common", example_dir]
         return [self.root.parent / HARNESS_DIR, *(cutlass_root / d for d in self.cutlass_include)]
@@ -152,7 +161,8 @@ def discover(repros_dir: Path) -> dict[str, Repro]:
     """Every repro under repros_dir, validated; the harness folder is not one."""
     if not repros_dir.is_dir():
         raise MatrixError(f"{repros_dir}: no repros folder",
-                          hint="run kit from the project root, or pass --repros PATH")
+                          hint="run kit from the project root, or pass --matrix PATH/matrix.yaml "
+                               "(its folder holds repros/)")
     found: dict[str, Repro] = {}
     for spec in sorted(repros_dir.glob("*/repro.yaml")):
         repro = load(spec)
@@ -170,16 +180,19 @@ def load(spec_path: Path) -> Repro:
         required=("kind", "archs"),
     )
     root = spec_path.parent.resolve()  # compiles run elsewhere (cwd = build folder)
-    kind = _string(located, ("kind",), data["kind"])
-    if kind not in _KINDS:
-        raise located.error(("kind",), f"unknown repro kind '{kind}'",
-                            hint=f"known kinds: {', '.join(_KINDS)}")
+    text = _string(located, ("kind",), data["kind"])
+    try:
+        kind = ReproKind(text)
+    except ValueError:
+        raise located.error(("kind",), f"unknown repro kind '{text}'",
+                            hint=f"known kinds: {', '.join(k.value for k in ReproKind)}"
+                            ) from None
     example = str(data.get("example", ""))
-    if kind == "cutlass_example":
+    if kind is ReproKind.CUTLASS_EXAMPLE:
         if not example or Path(example).is_absolute() or ".." in Path(example).parts:
             raise located.error(("example",), "a cutlass_example needs example: DIR/FILE.cu "
                                 "(relative to CUTLASS's examples/)")
-    elif kind == "python":
+    elif kind is ReproKind.PYTHON:
         script = str(data.get("script", ""))
         if not script or Path(script).is_absolute() or ".." in Path(script).parts \
                 or not (root / script).is_file():
@@ -195,7 +208,7 @@ def load(spec_path: Path) -> Repro:
     if not isinstance(raw_expect, dict):
         raise located.error(("expect",), "expected a mapping passed/failed/error/refused -> "
                             "regular expression")
-    if kind == "python" and raw_expect:
+    if kind is ReproKind.PYTHON and raw_expect:
         raise located.error(("expect",), "a python repro reports through KIT_RESULT; "
                             "expect: is for programs without the harness")
     for key, pattern in raw_expect.items():
@@ -210,7 +223,7 @@ def load(spec_path: Path) -> Repro:
             raise located.error(("expect", key), f"not a regular expression: {exc}") from None
         expect[key] = str(pattern)
     sources = _strings(located, ("sources",), data.get("sources", []))
-    if kind == "python" and "sources" not in data:
+    if kind is ReproKind.PYTHON and "sources" not in data:
         sources = [str(data.get("script"))]
     for i, src in enumerate(sources):
         if Path(src).is_absolute() or ".." in Path(src).parts or not (root / src).is_file():
@@ -222,7 +235,7 @@ def load(spec_path: Path) -> Repro:
     raw_knobs = data.get("knobs") or {}
     if not isinstance(raw_knobs, dict):
         raise located.error(("knobs",), "expected a mapping knob -> {macro, default, values}")
-    knobs = {name: _knob(located, ("knobs", name), name, spec, plain=kind == "python")
+    knobs = {name: _knob(located, ("knobs", name), name, spec, plain=kind is ReproKind.PYTHON)
              for name, spec in raw_knobs.items()}
     for axis in packages:
         if axis not in knobs:
@@ -238,7 +251,7 @@ def load(spec_path: Path) -> Repro:
     if trace is not None and not isinstance(trace, bool):
         raise located.error(("trace",), "expected true or false")
     if trace is None:  # a program that prints no KIT_RESULT is read through CUTLASS's trace
-        trace = kind != "python" and not _speaks_harness(
+        trace = kind is not ReproKind.PYTHON and not _speaks_harness(
             [root / s for s in sources] + [root / u.source for u in units])
     for i, axis in enumerate(_strings(located, ("build_axes",), data.get("build_axes", []))):
         if axis in knobs:
@@ -264,7 +277,7 @@ def load(spec_path: Path) -> Repro:
         run_args=tuple(_strings(located, ("run_args",), data.get("run_args", []))),
         knobs=knobs,
         example=example,
-        expect=expect if kind != "python" else {},
+        expect=expect if kind is not ReproKind.PYTHON else {},
         trace=trace,
         cutlass_include=tuple(cutlass_include),
         units=units,

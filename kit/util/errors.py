@@ -1,18 +1,21 @@
-"""Every failure a user can fix has its own class; only the CLI's main() catches them."""
+"""Every failure a user can fix has its own class and exit code; the command line (kit.cli)
+turns them into its output, nothing below it knows about click."""
 
 from __future__ import annotations
 
-import click
 
-
-class KitError(click.ClickException):
-    """A failure the user can act on. The message says what to do next."""
+class KitError(Exception):
+    """A failure the user can act on. The message says what happened, the hint what to do."""
 
     exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         self.hint = hint
-        super().__init__(message if hint is None else f"{message}\n  hint: {hint}")
+        self.message = message if hint is None else f"{message}\n  hint: {hint}"
+        super().__init__(self.message)
+
+    def format_message(self) -> str:
+        return self.message
 
 
 class MatrixError(KitError):

@@ -38,7 +38,7 @@ def test_a_bug_report_folder_becomes_one_repro_per_program(tmp_path: Path) -> No
     loaded = repros.load(step / "repro.yaml")
     assert loaded.sources == ("steps/step02_offset.cu",)
     assert loaded.archs == ("sm_90a",)  # a step without an arch tag takes its folder's
-    assert loaded.trace and loaded.kind == "cuda"
+    assert loaded.trace and loaded.kind is repros.ReproKind.CUDA
     assert "next: kit matrix run --only repro=" in out
 
 
