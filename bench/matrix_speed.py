@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kit.cli.commands import cli  # noqa: E402
-from kit.engine import execute, plan  # noqa: E402
+from kit.engine import plan, scheduler  # noqa: E402
 from kit.engine.progress import Reporter  # noqa: E402
 from kit.flows import run as workflow  # noqa: E402
 from kit.runtime.base import CompileJob  # noqa: E402
@@ -194,7 +194,7 @@ def _from_history(cache: Path, steps: list[plan.Step]) -> dict[str, Any]:
 def _lower_bound(serial: dict[str, Any]) -> dict[str, float]:
     cells = serial["cells"]
     cores = os.cpu_count() or 1
-    ram = execute.memory_budget_gb(Options())
+    ram = scheduler.memory_budget_gb(Options())
     critical = max(c["compile_s"] + c["run_s"] for c in cells)
     by_cores = sum(c["compile_s"] for c in cells) / cores
     by_memory = sum(c["peak_gb"] * c["compile_s"] for c in cells) / ram

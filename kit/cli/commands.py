@@ -24,12 +24,12 @@ from kit.flows import bisect as bisect_run
 from kit.flows import doctor
 from kit.flows import run as workflow
 from kit.report import bundle, diff, export, markdown, pivot
+from kit.runtime import choose
 from kit.runtime.base import Runtime
-from kit.runtime.host import HostRuntime
 from kit.spec import intake, matrix, repros
 from kit.spec.options import Options
 from kit.util import cache, files
-from kit.util.errors import EngineError, KitError, ResultsError, UsageError
+from kit.util.errors import KitError, ResultsError, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
            "max_content_width": 100}
@@ -37,26 +37,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
 
 def _runtime(name: str, matrix_path: Path, base: str | None = None,
              cluster: str | None = None) -> Runtime:
-    """`auto`: Docker when an engine answers, else the host (and say so). With a cluster:
-    the Ray runtime, each node compiling and running with `name` (auto: host)."""
-    if cluster:
-        from kit.runtime.ray import RayRuntime
-
-        return RayRuntime(cluster, mode="docker" if name == "docker" else "host",
-                          project=matrix_path.resolve().parent, base=base)
-    if name == "host":
-        return HostRuntime()
-    from kit.runtime.docker import DockerRuntime
-
-    project = matrix_path.resolve().parent
-    try:
-        return DockerRuntime(project, base=base, log=_build_log)
-    except EngineError as exc:
-        if name == "docker":
-            raise
-        first = exc.message.splitlines()[0].removeprefix("no Docker engine answers: ")
-        click.echo(f"no Docker engine: {first}; using the host runtime", err=True)
-        return HostRuntime()
+    return choose.open_runtime(name, project=matrix_path.resolve().parent, base=base,
+                               cluster=cluster, build_log=_build_log,
+                               note=lambda text: click.echo(text, err=True))
 
 
 def _runtime_args(runtime: str, base: str | None) -> tuple[str, ...]:
@@ -91,7 +74,7 @@ results_option = click.option(
     "--results", "results_root", type=click.Path(path_type=Path), default=Path("results"),
     show_default=True, help="Folder holding one sub-folder per run.")
 runtime_option = click.option(
-    "--runtime", type=click.Choice(["auto", "docker", "host"]), default="auto",
+    "--runtime", type=click.Choice(choose.NAMES), default="auto",
     show_default=True,
     help="Where cells compile and run. host: local or kit-installed toolchains; docker: one "
          "pinned image per toolchain x CUTLASS; auto: docker when an engine answers.")
@@ -220,11 +203,6 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                    resume=resume is not None)
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
-        if cluster:
-            from kit.runtime.ray import RayRuntime, options_for
-
-            assert isinstance(rt, RayRuntime)
-            opts = options_for(rt, opts)
         run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,
                                       reporter=reporter, resume_ref=resume, rerun=rerun)
     if as_json:
@@ -342,7 +320,8 @@ def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     Probes land in a results folder like a run (report.md and bisect.md / bisect.json).
     """
     sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
-                             runtime_args=_runtime_args(runtime, base))
+                             runtime_args=_runtime_args(runtime, base),
+                             command="kit " + shlex.join(sys.argv[1:]))
     opts = Options(jobs=jobs, run_timeout=run_timeout)
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
@@ -631,7 +610,7 @@ def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str 
         words += [w for opt, v in (("--cuda", cuda), ("--cutlass", cutlass), ("--arch", arch))
                   if v for w in (opt, v)]
         command = "kit repro run " + shlex.join(words)
-        folder, name = intake.scratch(Path(name), cache.root(), defines=defines,
+        folder, name = intake.scratch(Path(name), cache.adhoc(), defines=defines,
                                       archs=(arch,) if arch else ())
         more, defines = (folder,), ()
     cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch, more)[1]

@@ -27,7 +27,7 @@ class Cost:
 
 
 def path() -> Path:
-    return cache.root() / "history.json"
+    return cache.history_file()
 
 
 def load() -> dict[str, list[dict[str, Any]]]:

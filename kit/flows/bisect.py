@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
-import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -142,7 +140,8 @@ def finish(prober: Prober, sel: workflow.Selection, what: dict[str, Any], markdo
     manifest = workflow.make_manifest(rd, sel, prober.m, steps, prober.runtime, prober.resolved,
                                  prober.opts)
     manifest["bisect"] = what
-    manifest["command"] = "kit " + shlex.join(sys.argv[1:])  # how to resume it: add --resume
+    if sel.command:  # how to resume it: add --resume
+        manifest["command"] = sel.command
     rd.write_manifest(manifest)
     results.point_latest(rd)
     workflow.write_reports(rd, [_load(rd, s.cell_id) for s in steps])

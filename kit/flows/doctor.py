@@ -128,7 +128,7 @@ def image(tag: str) -> dict[str, Any]:
         out |= {"flavour": labels.get("io.kit.flavour", ""),
                 "torch_requirement": labels.get("io.kit.torch", ""),
                 "cutlass": labels.get("io.kit.cutlass", "")}
-        builds = cache.root() / "builds"
+        builds = cache.builds()
         made_here = sorted(p.parent.name for p in builds.glob("*/image")
                            if p.read_text().strip() == tag and (p.parent / "site").is_dir())
         sites = {str(rt.BUILDS / key / "site"): key for key in made_here}
@@ -147,7 +147,7 @@ def image(tag: str) -> dict[str, Any]:
 def _toolchains() -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     homes = [("host", h) for h in toolchains.find_host_homes()]
-    pip_root = cache.root() / "toolchains"
+    pip_root = cache.toolchains()
     homes += [("pip", p.parent.parent) for p in sorted(pip_root.glob("pip-*/nvidia/cu*/bin/nvcc"))]
     for kind, home in homes:
         tc = Toolchain(name=home.name, kind=SourceKind(kind), ref=str(home))
@@ -187,7 +187,7 @@ def _docker() -> dict[str, Any]:
 
 
 def _cutlass() -> list[dict[str, str]]:
-    root = cache.root() / "cutlass"
+    root = cache.cutlass()
     return [{"folder": str(p), "version": cutlass_src.read_version(p)}
             for p in sorted(root.glob("*-*")) if (p / "include").is_dir()]
 

@@ -6,16 +6,16 @@ import contextlib
 import os
 import platform
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kit import __version__
 from kit.engine import plan, results, reuse
-from kit.engine.execute import execute, parallel_jobs
+from kit.engine.execute import execute
 from kit.engine.progress import Reporter
 from kit.engine.results import RunDir
+from kit.engine.scheduler import parallel_jobs
 from kit.report import html, jsonreport, junit, markdown
 from kit.runtime.base import Runtime
 from kit.sources import cuobjdump, cutlass_src
@@ -79,6 +79,7 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
         reporter: Reporter, resume_ref: str | None = None,
         rerun: bool = False) -> tuple[RunDir, list[CellResult]]:
     m, cells = load(sel)
+    opts = runtime.capacity(opts)
     reporter.note(f"{len(cells)} cells from {m.path}"
                   + (f" (preset {sel.preset})" if sel.preset else ""))
     resolved = resolve_cutlass(cells, reporter)
@@ -188,7 +189,6 @@ def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list
         "environment": env,
         "command": "".join(f"{shlex.quote(k)}={shlex.quote(v)} " for k, v in env.items())
                    + (sel.command or "kit matrix run " + _selection_args(sel)),
-        "argv": sys.argv,
         "started": results.now(),
     }
 

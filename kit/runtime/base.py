@@ -12,6 +12,7 @@ from typing import Any
 from kit.runtime.objects import ObjectCache
 from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec.model import Cell, CutlassSource, Toolchain
+from kit.spec.options import Options
 from kit.spec.repros import Repro
 from kit.util import cmd
 from kit.util.gpu import GpuReport
@@ -72,6 +73,11 @@ def objects_of(job: CompileJob) -> ObjectCache | None:
 
 class Runtime(abc.ABC):
     name: str
+
+    def capacity(self, opts: Options) -> Options:
+        """The run's limits where this runtime decides them (a cluster: its nodes' compile
+        slots and memory, not this machine's); as given elsewhere."""
+        return opts
 
     @abc.abstractmethod
     def gpus(self) -> GpuReport:

@@ -270,7 +270,7 @@ class DockerRuntime(Runtime):
         one per image, so FlashInfer JIT-compiles a module once for every cell and run."""
         if not flavour.is_prod(tag):
             return {}
-        folder = cache.root() / "images" / flavour.folder_name(tag)
+        folder = cache.images() / flavour.folder_name(tag)
         folder.mkdir(parents=True, exist_ok=True)
         if os.getuid() == 0:  # the container writes as the image's kit user, never root
             os.chown(folder, 1000, 1000)
@@ -288,7 +288,7 @@ class DockerRuntime(Runtime):
     def run(self, job: RunJob) -> cmd.Completed:
         """In a long-lived runner container of the binary's image (one per image and GPU),
         one `exec` per cell: a container per cell would cost ~0.4 s each, an exec ~0.07 s."""
-        builds = cache.root() / "builds"
+        builds = cache.builds()
         if not job.binary.resolve().is_relative_to(builds.resolve()):
             return self._run_in_own_container(job)
         tag = self._tag_for_binary(job)
@@ -328,7 +328,7 @@ class DockerRuntime(Runtime):
             if key in self._runners:
                 return self._runners[key]
             extra, _ = self._gpu(gpu_index)
-            volumes = {str(cache.root() / "builds"): {"bind": str(BUILDS), "mode": "ro"},
+            volumes = {str(cache.builds()): {"bind": str(BUILDS), "mode": "ro"},
                        **self.image_cache(image), **self.access().volumes}
             if flavour.is_prod(image):  # a JIT build runs there (kit.pyrepro.jit_jobs)
                 extra["mem_limit"] = f"{max(12, int(peakmem.total_gb() * JIT_MEMORY_SHARE))}g"

@@ -52,4 +52,4 @@ class ObjectCache:
     def _stored(self, argv: list[str]) -> Path | None:
         if "-c" not in argv or "-o" not in argv:
             return None
-        return cache.root() / "objects" / f"{digest([self.key, argv], 20)}.o"
+        return cache.objects() / f"{digest([self.key, argv], 20)}.o"

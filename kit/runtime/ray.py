@@ -57,6 +57,9 @@ RESUME_HINT = ("start a node that can (kit cluster start --address HEAD:PORT), t
 class RayRuntime(Runtime):
     name = "ray"
 
+    def capacity(self, opts: Options) -> Options:
+        return options_for(self, opts)
+
     def __init__(self, address: str, *, mode: str = "host", project: Path,
                  base: str | None = None, probe_timeout: float = 120.0) -> None:
         if mode not in MODES:

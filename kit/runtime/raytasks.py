@@ -109,7 +109,7 @@ def _local(mode: str) -> Runtime:
 
 
 def _node_dir(*parts: str) -> Path:
-    return cache.root().joinpath("cluster", *parts)
+    return cache.cluster().joinpath(*parts)
 
 
 def _unpacked(shipment: Shipment, write: Any) -> Path:

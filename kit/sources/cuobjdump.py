@@ -34,7 +34,7 @@ def find() -> Path | None:
 
 
 def _installed() -> Path:
-    return cache.root() / "tools" / "cuobjdump"
+    return cache.tools() / "cuobjdump"
 
 
 def ensure() -> Path | None:

@@ -59,7 +59,7 @@ def read_version(root: Path) -> str:
 
 
 def _pypi(version: str) -> tuple[Path, str]:
-    dest = cache.root() / "cutlass" / f"pypi-{version}"
+    dest = cache.cutlass() / f"pypi-{version}"
 
     def build(tmp: Path) -> None:
         dl = tmp / ".download"
@@ -101,7 +101,7 @@ def _git(spec: str) -> tuple[Path, str]:
     url, _, ref = spec.rpartition("@")
     mirror = _mirror(url)
     commit = _commit(mirror, url, ref)
-    dest = cache.root() / "cutlass" / f"git-{commit[:16]}"
+    dest = cache.cutlass() / f"git-{commit[:16]}"
 
     def export(tmp: Path) -> None:
         archive = tmp / ".tree.tar"
@@ -139,7 +139,7 @@ def commits_between(url: str, old: str, new: str) -> list[Commit]:
 
 def _mirror(url: str) -> Path:
     """A bare clone of url in kit's cache, refreshed when a ref is not in it."""
-    mirror = cache.root() / "cutlass" / "git" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    mirror = cache.cutlass() / "git" / hashlib.sha256(url.encode()).hexdigest()[:16]
 
     def clone(tmp: Path) -> None:
         cmd.check(["git", "clone", "--quiet", "--bare", "--filter=blob:none", url, tmp / "repo"],

@@ -32,7 +32,7 @@ def home(tc: ResolvedToolchain) -> Path:
     """The JIT CUDA_HOME of a pip toolchain (made once, in kit's cache)."""
     major, minor = (int(p) for p in tc.release.split(".")[:2])
     release = f">={major}.{minor},<{major}.{minor + 1}"
-    dest = cache.root() / "toolchains" / f"pip-{tc.version}-jit{LAYOUT_VERSION}"
+    dest = cache.toolchains() / f"pip-{tc.version}-jit{LAYOUT_VERSION}"
 
     def build(tmp: Path) -> None:
         wheels = tmp / ".wheels"

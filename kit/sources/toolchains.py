@@ -136,7 +136,7 @@ def pip_packages(version: str) -> list[str]:
 
 
 def pip_dir(version: str) -> Path:
-    return cache.root() / "toolchains" / f"pip-{version}"
+    return cache.toolchains() / f"pip-{version}"
 
 
 def _pip_home(version: str) -> Path:

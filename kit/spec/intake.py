@@ -311,7 +311,7 @@ _DEFINE_ARG = re.compile(r"^[A-Za-z_]\w*(=[^$`\\]*)?$")
 
 def scratch(path: Path, under: Path, *, defines: tuple[str, ...] = (),
             archs: tuple[str, ...] = ()) -> tuple[Path, str]:
-    """One program made into a repro in a folder of its own under `under` (kit's cache), for
+    """One program made into a repro in a folder of its own under `under` (cache.adhoc()), for
     `kit repro run FILE.cu`: -D MACRO[=VALUE] become flags. Returns (repros folder, name)."""
     for d in defines:
         if not _DEFINE_ARG.match(d):
@@ -322,7 +322,7 @@ def scratch(path: Path, under: Path, *, defines: tuple[str, ...] = (),
         raise UsageError(f"{path}: one program at a time", hint="kit repro add takes several")
     prog = progs[0]
     key = model_digest([str(p) for p in prog.files], 12)
-    folder = under / "adhoc" / key
+    folder = under / key
     write(prog, folder / prog.name, archs=archs,
           flags=(*DEFAULT_FLAGS, *(f"-D{d}" for d in defines)))
     return folder, prog.name

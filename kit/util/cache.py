@@ -1,4 +1,5 @@
-"""kit's cache folder (~/.cache/kit): toolchains, CUTLASS trees, compiled binaries.
+"""kit's cache folder (~/.cache/kit), and the one owner of every path under it: toolchains,
+CUTLASS trees, tools, compiled binaries and objects, image contexts, compile history.
 
 Everything lands through `install_atomically`: built in a temporary sibling, renamed into
 place, guarded by a file lock, so a killed install never leaves a half-written folder and two
@@ -22,6 +23,48 @@ def root() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "kit"
+
+
+def builds() -> Path:
+    """One folder per compile key: the binary, its compiler log, meta.json."""
+    return root() / "builds"
+
+
+def objects() -> Path:
+    """Translation units' objects, shared by cells that differ only in link order."""
+    return root() / "objects"
+
+
+def toolchains() -> Path:
+    return root() / "toolchains"
+
+
+def cutlass() -> Path:
+    return root() / "cutlass"
+
+
+def tools() -> Path:
+    """Tools kit installs for itself (cuobjdump)."""
+    return root() / "tools"
+
+
+def images() -> Path:
+    """Build contexts and caches of kit's images (the prod flavour's JIT cache)."""
+    return root() / "images"
+
+
+def cluster() -> Path:
+    return root() / "cluster"
+
+
+def adhoc() -> Path:
+    """Files run once with `kit repro run FILE.cu`, each made a repro of its own."""
+    return root() / "adhoc"
+
+
+def history_file() -> Path:
+    """Measured compile costs (kit.engine.history)."""
+    return root() / "history.json"
 
 
 @contextlib.contextmanager

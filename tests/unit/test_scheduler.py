@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from kit.engine import history
-from kit.engine.execute import Scheduler, _Job
+from kit.engine.scheduler import Job, Scheduler
 
 
-def job(gb: float, seconds: float) -> _Job:
-    return _Job(group=[], cost=history.Cost(gb, seconds, "recipe"))
+def job(gb: float, seconds: float) -> Job:
+    return Job(group=[], cost=history.Cost(gb, seconds, "recipe"))
 
 
-def drain(s: Scheduler) -> list[_Job]:
+def drain(s: Scheduler) -> list[Job]:
     started = []
     while (j := s.next()) is not None:
         started.append(j)
