@@ -38,6 +38,7 @@ from kit.cli.commands import cli  # noqa: E402
 from kit.engine import plan, scheduler  # noqa: E402
 from kit.engine.progress import Reporter  # noqa: E402
 from kit.flows import run as workflow  # noqa: E402
+from kit.flows import selection  # noqa: E402
 from kit.runtime.base import CompileJob  # noqa: E402
 from kit.runtime.host import HostRuntime  # noqa: E402
 from kit.spec.options import Options  # noqa: E402
@@ -60,12 +61,12 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="kit-bench-"))
     matrix_path = args.matrix.resolve() if args.matrix else _bench_project(work, args.cells)
-    sel = workflow.Selection(matrix_path=matrix_path, preset=args.preset,
+    sel = selection.Selection(matrix_path=matrix_path, preset=args.preset,
                              only=tuple(args.only), axis=tuple(args.axis))
     cache = _cold_cache(work)
     os.environ["KIT_CACHE"] = str(cache)
     rt = HostRuntime()
-    m, cells = workflow.load(sel)
+    m, cells = selection.load(sel)
     with Reporter(quiet=True) as rep:
         resolved = workflow.prepare(cells, rt, rep)
     steps = plan.plan(cells, m.repros, workflow.facts(m, cells, rt, resolved))
@@ -147,7 +148,7 @@ def _serial(steps: list[plan.Step], m: Any, resolved: Any, rt: HostRuntime,
     return {"wall": time.monotonic() - started, "cells": cells}
 
 
-def _kit_process(sel: workflow.Selection, results_root: Path) -> dict[str, Any]:
+def _kit_process(sel: selection.Selection, results_root: Path) -> dict[str, Any]:
     """As a user types it: a fresh interpreter, so start-up and imports count."""
     argv = [sys.executable, "-m", "kit", *_run_args(sel, results_root)]
     t0 = time.monotonic()
@@ -155,7 +156,7 @@ def _kit_process(sel: workflow.Selection, results_root: Path) -> dict[str, Any]:
     return {"wall": time.monotonic() - t0}
 
 
-def _kit(sel: workflow.Selection, results_root: Path, extra: list[str]) -> dict[str, Any]:
+def _kit(sel: selection.Selection, results_root: Path, extra: list[str]) -> dict[str, Any]:
     """In this process, so that its own CPU time (not its children's) can be read."""
     argv = [*_run_args(sel, results_root), *extra]
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -172,7 +173,7 @@ def _kit(sel: workflow.Selection, results_root: Path, extra: list[str]) -> dict[
     return {"wall": wall, "own_cpu": own}
 
 
-def _run_args(sel: workflow.Selection, results_root: Path) -> list[str]:
+def _run_args(sel: selection.Selection, results_root: Path) -> list[str]:
     argv = ["matrix", "run", "--runtime", "host", "--matrix", str(sel.matrix_path),
             "--results", str(results_root), "--json"]
     if sel.preset:

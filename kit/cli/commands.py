@@ -21,7 +21,8 @@ from kit.cli.settings import setting
 from kit.engine import plan, results
 from kit.engine.progress import Reporter
 from kit.flows import bisect as bisect_run
-from kit.flows import doctor
+from kit.flows import doctor, selection
+from kit.flows import images as image_flow
 from kit.flows import run as workflow
 from kit.report import bundle, diff, export, markdown, pivot
 from kit.runtime import choose
@@ -156,7 +157,7 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                 axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
                 as_json: bool) -> None:
     """List the cells, what will be compiled, run or skipped here, and why."""
-    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
+    sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     with contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
         _, steps = workflow.make_plan(sel, rt)
     if as_json:
@@ -195,7 +196,7 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                mem_gb: float | None, compile_gb: float, compile_timeout: float,
                run_timeout: float, resume: str | None, rerun: bool, as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
-    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
+    sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
                              runtime_args=_runtime_args(runtime, base)
                              + (("--cluster", cluster) if cluster else ()))
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb,
@@ -319,13 +320,13 @@ def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 
     Probes land in a results folder like a run (report.md and bisect.md / bisect.json).
     """
-    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
+    sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
                              runtime_args=_runtime_args(runtime, base),
                              command="kit " + shlex.join(sys.argv[1:]))
     opts = Options(jobs=jobs, run_timeout=run_timeout)
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
-        m, cells = workflow.load(sel)
+        m, cells = selection.load(sel)
         run = results.find(results_root, run_ref).load().results if run_ref else None
         bad_cell = bisect_run.pick(bad, m, cells, run)
         prober = bisect_run.Prober(m=m, runtime=rt, opts=opts, reporter=reporter,
@@ -377,7 +378,7 @@ def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path
     workflow.write_reports(run_dir)
     if bundle_mode:
         out = output or run_dir.path / "bundle.tar.gz"
-        names = bundle.build(run_dir, workflow.repros_of(matrix_path),
+        names = bundle.build(run_dir, selection.repros_of(matrix_path),
                              out)
         click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size:,} bytes)")
         return
@@ -414,7 +415,7 @@ def publish_cmd(run: str | None, results_root: Path, repo: str, issue: int, gist
     workflow.write_reports(run_dir)
     token = publish.token_from_env(dict(os.environ), required=not dry_run)
     gh = publish.GitHub(token=token or "<none>", api=api.rstrip("/"), dry_run=dry_run)
-    files = bundle.texts(run_dir, workflow.repros_of(matrix_path)) if gist else {}
+    files = bundle.texts(run_dir, selection.repros_of(matrix_path)) if gist else {}
     done = publish.publish_run(gh, run_dir.path, (run_dir.path / "report.md").read_text(),
                                files, repo=repo, issue=issue, gist=gist,
                                key=key or str(run_dir.manifest().get("preset") or "kit"))
@@ -443,11 +444,11 @@ def images_build(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     """Build (or find in the cache) the image of each toolchain x CUTLASS the cells use."""
     from kit.runtime.docker import DockerRuntime
 
-    sel = workflow.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
+    sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     with contextlib.closing(DockerRuntime(matrix_path.resolve().parent, base=base,
                                           log=(lambda _: None) if as_json
                                           else _build_log)) as runtime:
-        built = workflow.build_images(sel, runtime)
+        built = image_flow.build_images(sel, runtime)
     if as_json:
         _echo_json(built)
         return
@@ -479,7 +480,7 @@ def images_prune(matrix_path: Path, remove_all: bool, as_json: bool) -> None:
     """Remove kit's leftover containers and images no toolchain of the matrix uses."""
     from kit.sources import images
 
-    keep = set() if remove_all else workflow.current_image_tags(matrix_path)
+    keep = set() if remove_all else image_flow.current_image_tags(matrix_path)
     with contextlib.closing(images.client()) as client:
         removed = images.prune(client, keep)
     if as_json:
@@ -495,7 +496,7 @@ def images_lock(matrix_path: Path) -> None:
     """Resolve wheel versions and sha256s (PyPI) into images/lock.json."""
     from kit.sources import lock
 
-    catalogue = workflow.repros_of(matrix_path)
+    catalogue = selection.repros_of(matrix_path)
     m = matrix.load(matrix_path, catalogue)
     path = lock.write(matrix_path.resolve().parent, lock.build(m))
     click.echo(f"wrote {path}")
@@ -511,7 +512,7 @@ def repro_group() -> None:
 @json_option
 def repro_list(matrix_path: Path, as_json: bool) -> None:
     """Every repro with its targets and knobs."""
-    catalogue = workflow.repros_of(matrix_path)
+    catalogue = selection.repros_of(matrix_path)
     if as_json:
         _echo_json({n: {"description": r.description, "archs": list(r.archs),
                         "knobs": {k: {"default": kn.default, "values": list(kn.values),
@@ -613,10 +614,10 @@ def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str 
         folder, name = intake.scratch(Path(name), cache.adhoc(), defines=defines,
                                       archs=(arch,) if arch else ())
         more, defines = (folder,), ()
-    cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch, more)[1]
+    cell = selection.one_cell(matrix_path, name, defines, cuda, cutlass, arch, more)[1]
     # The cell's values replace the matrix axes, and the filter drops what include adds.
     pinned = tuple(f"{k}={v}" for k, v in cell.axes.items())
-    sel = workflow.Selection(matrix_path=matrix_path, only=pinned, axis=pinned,
+    sel = selection.Selection(matrix_path=matrix_path, only=pinned, axis=pinned,
                              repro_dirs=more, command=command)
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base)) as rt:
@@ -639,7 +640,7 @@ def repro_run(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str 
 def repro_export(name: str, matrix_path: Path, defines: tuple[str, ...], cuda: str | None,
                  cutlass: str | None, arch: str | None, output: Path | None) -> None:
     """One standalone .cu: harness inlined, knobs fixed, nvcc line in its header."""
-    m, cell = workflow.one_cell(matrix_path, name, defines, cuda, cutlass, arch)
+    m, cell = selection.one_cell(matrix_path, name, defines, cuda, cutlass, arch)
     try:
         text = export.standalone(m.repros[name], cell, cell.cutlass.ref)
     except ValueError as exc:  # not one translation unit: nothing to export as one file

@@ -17,11 +17,12 @@ from kit.engine.execute import execute
 from kit.engine.progress import Reporter
 from kit.engine.results import RunDir
 from kit.flows import run as workflow
+from kit.flows import selection
 from kit.report import bisectmd
 from kit.runtime.base import Runtime
 from kit.sources import cutlass_src
 from kit.sources.cutlass_src import ResolvedCutlass
-from kit.spec import matrix
+from kit.spec import matrix, selectors
 from kit.spec.model import Cell, CellResult, CutlassKind, CutlassSource
 from kit.spec.options import Options
 from kit.util import files
@@ -87,7 +88,7 @@ def pick(spec: str, m: matrix.Matrix, cells: list[Cell],
     for c in cells:
         if spec == c.label:
             return c.axes
-    pairs = matrix.parse_only(spec.split(","), m.known_axes()) if "=" in spec else {}
+    pairs = selectors.parse_only(spec.split(","), m.known_axes()) if "=" in spec else {}
     if not pairs:
         raise BisectError(f"no cell '{spec}'", hint="give a cell id or label from "
                           "`kit matrix plan` / a run, or axis=value,axis=value")
@@ -133,7 +134,7 @@ def start(results_root: Path, resume: str | None) -> RunDir:
     return results.find(results_root, resume) if resume else results.create(results_root)
 
 
-def finish(prober: Prober, sel: workflow.Selection, what: dict[str, Any], markdown: str) -> None:
+def finish(prober: Prober, sel: selection.Selection, what: dict[str, Any], markdown: str) -> None:
     """The probes' reports, and bisect.md / bisect.json beside them."""
     rd = prober.run_dir
     steps = list(prober.steps.values())
@@ -163,7 +164,7 @@ def integer_spans(m: matrix.Matrix, good: Values, bad: Values) -> dict[str, list
 
 
 def axes(prober: Prober, good: Values, bad: Values, *, max_together: int,
-         sel: workflow.Selection) -> bisect.Bisection:
+         sel: selection.Selection) -> bisect.Bisection:
     order = axis_order(prober.m) | integer_spans(prober.m, good, bad)
     found = bisect.axes(good, bad, prober, order=order, max_together=max_together)
     finish(prober, sel, {"kind": "axes", **found.to_dict()},
@@ -172,7 +173,7 @@ def axes(prober: Prober, good: Values, bad: Values, *, max_together: int,
 
 
 def cutlass_commits(prober: Prober, cell: Values, span: str, repo: str | None,
-                    sel: workflow.Selection) -> bisect.VersionBisection:
+                    sel: selection.Selection) -> bisect.VersionBisection:
     """First commit in OLD..NEW of a CUTLASS git repository whose headers change the cell."""
     old, sep, new = span.partition("..")
     if not sep or not old or not new:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,8 @@ from kit.engine.execute import execute
 from kit.engine.progress import Reporter
 from kit.engine.results import RunDir
 from kit.engine.scheduler import parallel_jobs
+from kit.flows import selection
+from kit.flows.selection import Selection, rerun_args
 from kit.report import html, jsonreport, junit, markdown
 from kit.runtime.base import Runtime
 from kit.sources import cuobjdump, cutlass_src
@@ -23,34 +23,9 @@ from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec import matrix
 from kit.spec.model import Cell, CellResult
 from kit.spec.options import Options
-from kit.spec.repros import Repro, ReproKind, discover
+from kit.spec.repros import Repro, ReproKind
 from kit.util import files
-from kit.util.errors import EngineError, KitError, ToolchainError, UsageError
-
-
-@dataclass(frozen=True, kw_only=True)
-class Selection:
-    matrix_path: Path
-    preset: str | None = None
-    only: tuple[str, ...] = ()
-    axis: tuple[str, ...] = ()
-    # how cells run (--runtime, --base): not part of the selection, part of re-running it
-    runtime_args: tuple[str, ...] = ()
-    # repros from folders beside the project's repros/ (`kit repro run FILE.cu` makes one)
-    repro_dirs: tuple[Path, ...] = ()
-    # the command that makes this selection when it is not `kit matrix run` (re-run lines)
-    command: str = ""
-
-
-def load(sel: Selection) -> tuple[matrix.Matrix, list[Cell]]:
-    m = matrix.load(sel.matrix_path, repros_of(sel.matrix_path, sel.repro_dirs))
-    only = matrix.parse_only(sel.only, m.known_axes())
-    overrides = matrix.parse_axis_overrides(sel.axis, m.known_axes())
-    cells = matrix.expand(m, preset=sel.preset, only=only, overrides=overrides)
-    if not cells:
-        raise KitError("no cell matches this selection",
-                       hint="`kit matrix plan` without --only shows the cells there are")
-    return m, cells
+from kit.util.errors import EngineError, KitError, ToolchainError
 
 
 def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
@@ -71,14 +46,14 @@ def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
 
 
 def make_plan(sel: Selection, runtime: Runtime) -> tuple[matrix.Matrix, list[plan.Step]]:
-    m, cells = load(sel)
+    m, cells = selection.load(sel)
     return m, plan.plan(cells, m.repros, facts(m, cells, runtime))
 
 
 def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
         reporter: Reporter, resume_ref: str | None = None,
         rerun: bool = False) -> tuple[RunDir, list[CellResult]]:
-    m, cells = load(sel)
+    m, cells = selection.load(sel)
     opts = runtime.capacity(opts)
     reporter.note(f"{len(cells)} cells from {m.path}"
                   + (f" (preset {sel.preset})" if sel.preset else ""))
@@ -114,7 +89,7 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
             reporter.note(f"{why}: finished cells are saved in {run_dir.path}\n"
                           + (f"run again: {sel.command}" if sel.command else
                              f"resume with: kit matrix run --resume {run_dir.run_id} "
-                             + _selection_args(sel)))
+                             + rerun_args(sel)))
             raise
         manifest["finished"] = results.now()
         manifest.update(runtime.record())
@@ -188,23 +163,9 @@ def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list
         **runtime.record(),
         "environment": env,
         "command": "".join(f"{shlex.quote(k)}={shlex.quote(v)} " for k, v in env.items())
-                   + (sel.command or "kit matrix run " + _selection_args(sel)),
+                   + (sel.command or "kit matrix run " + rerun_args(sel)),
         "started": results.now(),
     }
-
-
-def _selection_args(sel: Selection) -> str:
-    args: list[str] = []
-    if sel.matrix_path.name != "matrix.yaml" or sel.matrix_path.parent != Path():
-        args += ["--matrix", str(sel.matrix_path)]
-    if sel.preset:
-        args += ["--preset", sel.preset]
-    for o in sel.only:
-        args += ["--only", o]
-    for a in sel.axis:
-        args += ["--axis", a]
-    args += sel.runtime_args
-    return shlex.join(args)
 
 
 def write_reports(run_dir: RunDir, final: list[CellResult] | None = None) -> None:
@@ -218,81 +179,4 @@ def write_reports(run_dir: RunDir, final: list[CellResult] | None = None) -> Non
             for r in res if run_dir.log_path(r.cell_id).is_file()}
     files.write_atomic(run_dir.path / "report.html", html.render(res, manifest, logs))
 
-
-def build_images(sel: Selection, runtime: Runtime) -> list[dict[str, Any]]:
-    """Ensure the image of every (toolchain, CUTLASS) pair the selected cells use, and its
-    prod flavour where a python repro's cells use that pair."""
-    from kit.runtime.docker import DockerRuntime
-
-    assert isinstance(runtime, DockerRuntime)
-    m, cells = load(sel)
-    out = []
-    kinds = {(c.toolchain.name, c.cutlass.name, m.repros[c.repro].kind): c for c in cells}
-    for (_, _, kind), c in kinds.items():  # python repros: the pair's prod flavour
-        spec = runtime.image_for(c.toolchain, c.cutlass, kind)
-        built = runtime.ensure_image(spec)
-        out.append({"tag": spec.tag, "built": built, "toolchain": c.toolchain.name,
-                    "cutlass": c.cutlass.name, "flavour": spec.flavour})
-    return out
-
-
-def current_image_tags(matrix_path: Path) -> set[str]:
-    """The tags the matrix's toolchains would use now (what prune keeps)."""
-    from kit.sources import flavour, images
-    from kit.spec.model import SourceKind
-
-    m = matrix.load(matrix_path, repros_of(matrix_path))
-    project = matrix_path.resolve().parent
-    tags = set()
-    for tc in m.toolchains.values():
-        if tc.kind is SourceKind.HOST:
-            continue
-        for src in m.cutlass.values():
-            try:
-                plain = images.spec_for(tc, src, project=project)
-            except KitError:
-                continue
-            tags.add(plain.tag)
-            with contextlib.suppress(KitError):  # KIT_WHEELS gone: its prod images are strays
-                tags.add(flavour.spec(plain, flavour.Recipe.from_env(), project).tag)
-    return tags
-
-
-def repros_of(matrix_path: Path, more: tuple[Path, ...] = ()) -> dict[str, Repro]:
-    """The repros beside a matrix file (its folder's repros/), and those in `more`."""
-    found = discover(matrix_path.parent / "repros")
-    for folder in more:
-        found |= discover(folder)
-    return found
-
-
-def one_cell(matrix_path: Path, name: str, defines: tuple[str, ...], cuda: str | None,
-             cutlass: str | None, arch: str | None,
-             repro_dirs: tuple[Path, ...] = ()) -> tuple[matrix.Matrix, Cell]:
-    """One cell for `kit repro run/export`: a repro, -D knob values, toolchain, CUTLASS, arch
-    (the matrix's first toolchain / CUTLASS and the repro's first target by default)."""
-    m = matrix.load(matrix_path, repros_of(matrix_path, repro_dirs))
-    if name not in m.repros:
-        raise UsageError(f"unknown repro '{name}'", hint=f"repros: {', '.join(m.repros)}")
-    repro = m.repros[name]
-    knobs = {k: kn.default for k, kn in repro.knobs.items()}
-    for d in defines:
-        key, sep, value = d.partition("=")
-        if not sep or key not in repro.knobs:
-            raise UsageError(f"-D {d}: expected KNOB=VALUE with KNOB one of "
-                             f"{', '.join(repro.knobs)}")
-        if not repro.knobs[key].accepts(value):
-            raise UsageError(f"-D {d}: {key} takes {repro.knobs[key].describe_values()}")
-        knobs[key] = value
-    tc = cuda or next(iter(m.toolchains))
-    cl = cutlass or next(iter(m.cutlass))
-    if tc not in m.toolchains or cl not in m.cutlass:
-        raise UsageError(f"unknown toolchain '{tc}' or CUTLASS '{cl}'",
-                         hint=f"toolchains: {', '.join(m.toolchains)}; cutlass: "
-                              f"{', '.join(m.cutlass)}")
-    target = arch or repro.archs[0]
-    if target not in repro.archs:
-        raise UsageError(f"{name} is written for {', '.join(repro.archs)}, not {target}")
-    return m, Cell(repro=name, toolchain=m.toolchains[tc], cutlass=m.cutlass[cl], arch=target,
-                   knobs=tuple(sorted(repro.pinned(knobs).items())))
 

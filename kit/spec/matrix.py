@@ -6,7 +6,7 @@ import difflib
 import fnmatch
 import itertools
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,41 +205,6 @@ def _text(value: object) -> str:
 
 
 # ---------------------------------------------------------------- expansion
-
-
-def parse_only(filters: Sequence[str], known: Iterable[str]) -> dict[str, list[str]]:
-    """`--only axis=glob` strings -> {axis: [globs]} (OR within an axis, AND across axes)."""
-    out: dict[str, list[str]] = {}
-    for text in filters:
-        for part in text.split():
-            axis, patterns = _axis_arg("--only", part, list(known), many=False,
-                                       example="--only 'cuda=13.*' --only placement=non_template")
-            out.setdefault(axis, []).extend(patterns)
-    return out
-
-
-def parse_axis_overrides(texts: Sequence[str], known: Iterable[str]) -> dict[str, list[str]]:
-    """`--axis cuda=host,cuda13.2` strings -> {axis: values} that replace the matrix's."""
-    out: dict[str, list[str]] = {}
-    for text in texts:
-        axis, values = _axis_arg("--axis", text, list(known), many=True,
-                                 example="--axis cuda=host --axis stages=auto,5")
-        out[axis] = values
-    return out
-
-
-def _axis_arg(option: str, text: str, known: list[str], *, many: bool,
-              example: str) -> tuple[str, list[str]]:
-    axis, sep, rest = text.partition("=")
-    values = [v for v in rest.split(",") if v] if many else ([rest] if rest else [])
-    if not sep or not axis or not values:
-        shape = "AXIS=VALUE[,VALUE...]" if many else "AXIS=VALUE (globs allowed)"
-        raise UsageError(f"{option} '{text}': expected {shape}", hint=f"e.g. {example}")
-    if axis not in known:
-        close = difflib.get_close_matches(axis, known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"axes: {', '.join(known)}"
-        raise UsageError(f"{option} '{text}': unknown axis '{axis}'", hint=hint)
-    return axis, values
 
 
 def expand(matrix: Matrix, *, preset: str | None = None,

@@ -33,8 +33,8 @@ from click.testing import CliRunner
 from kit.cli.commands import cli
 from kit.engine import results
 from kit.engine.progress import Reporter
-from kit.flows.run import Selection
 from kit.flows.run import run as workflow_run
+from kit.flows.selection import Selection
 from kit.runtime.docker import DockerRuntime
 from kit.runtime.host import HostRuntime
 from kit.sources import images
@@ -253,7 +253,8 @@ import sys
 from pathlib import Path
 from kit.spec.options import Options
 from kit.engine.progress import Reporter
-from kit.flows.run import Selection, run
+from kit.flows.run import run
+from kit.flows.selection import Selection
 from tests.integration.test_reliability import CpuStandIn
 run(Selection(matrix_path=Path(sys.argv[1])), CpuStandIn(), results_root=Path(sys.argv[2]),
     opts=Options(run_timeout=600), reporter=Reporter(quiet=True))

@@ -117,9 +117,9 @@ def test_without_ray_the_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPa
 
 def test_a_repro_travels_with_the_harness_and_its_digest_follows_the_content(
         project: Path) -> None:
-    from kit.flows import run as workflow
+    from kit.flows import selection
 
-    repro = workflow.repros_of(project)["sm90"]
+    repro = selection.repros_of(project)["sm90"]
     files = repro_files(repro)
     assert set(files) == {"sm90/repro.yaml", "sm90/main.cu", "harness/kit_harness.h"}
     before = _digest_files(files)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.spec import matrix
+from kit.spec import matrix, selectors
 from kit.spec.model import Cell
 from kit.spec.repros import discover
 from kit.util.errors import MatrixError, UsageError
@@ -72,7 +72,7 @@ exclude:
 
 def test_only_filters_with_globs_or_within_and_across(project: Path) -> None:
     m = load(project)
-    only = matrix.parse_only(["placement=*template", "arch=sm_12?a"], m.known_axes())
+    only = selectors.parse_only(["placement=*template", "arch=sm_12?a"], m.known_axes())
     cells = matrix.expand(m, only=only)
     assert {c.knob_map["placement"] for c in cells} == {"non_template", "function_template"}
     assert {c.arch for c in cells} == {"sm_120a", "sm_121a"}
@@ -80,7 +80,7 @@ def test_only_filters_with_globs_or_within_and_across(project: Path) -> None:
 
 def test_unknown_only_axis_suggests_the_close_one(project: Path) -> None:
     with pytest.raises(UsageError, match="did you mean 'placement'"):
-        matrix.parse_only(["placment=x"], load(project).known_axes())
+        selectors.parse_only(["placment=x"], load(project).known_axes())
 
 
 @pytest.mark.parametrize(
@@ -127,15 +127,15 @@ def test_cell_labels_are_stable_and_readable(project: Path) -> None:
 
 def test_axis_override_replaces_the_preset_axis(project: Path) -> None:
     m = load(project)
-    overrides = matrix.parse_axis_overrides(["cuda=cuda13.2,cuda13.0"], m.known_axes())
+    overrides = selectors.parse_axis_overrides(["cuda=cuda13.2,cuda13.0"], m.known_axes())
     cells = matrix.expand(m, preset="smoke", overrides=overrides)
     assert sorted(c.toolchain.name for c in cells) == ["cuda13.0", "cuda13.0", "cuda13.2",
                                                        "cuda13.2"]
     with pytest.raises(UsageError, match="expected AXIS=VALUE"):
-        matrix.parse_axis_overrides(["cuda="], m.known_axes())
+        selectors.parse_axis_overrides(["cuda="], m.known_axes())
     # A knob value no repro has, given with --axis, is the command line's mistake: named as
     # such, not as a line of matrix.yaml.
-    bad = matrix.parse_axis_overrides(["placement=nowhere"], m.known_axes())
+    bad = selectors.parse_axis_overrides(["placement=nowhere"], m.known_axes())
     with pytest.raises(UsageError, match=r"^--axis placement=nowhere: repro \S+ has no "
                                          r"placement 'nowhere'"):
         matrix.expand(m, preset="smoke", overrides=bad)
@@ -164,7 +164,7 @@ def test_an_upstream_example_repro_needs_no_sources(tmp_path: Path) -> None:
 
 def test_a_standalone_include_spans_the_toolchains_it_leaves_open(project: Path) -> None:
     m = load(project)
-    overrides = matrix.parse_axis_overrides(["cuda=cuda13.0,cuda13.2"], m.known_axes())
+    overrides = selectors.parse_axis_overrides(["cuda=cuda13.0,cuda13.2"], m.known_axes())
     cells = matrix.expand(m, preset="sm90", overrides=overrides)
     five = [c for c in cells if c.knob_map["stages"] == "5"]
     assert sorted(c.toolchain.name for c in five) == ["cuda13.0", "cuda13.2"]
