@@ -5,15 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from kit.runtime.host import repro_python
 from kit.sources import cutlass_src, toolchains
 from kit.spec.model import SourceKind, Toolchain
 from kit.util import cache, cmd, gpu
-from kit.util.errors import KitError
+from kit.util.errors import KitError, ToolchainError
 
 
 @dataclass
@@ -85,7 +85,10 @@ print(json.dumps({"python": sys.version.split()[0], **report(),
 def _python() -> dict[str, Any]:
     """The interpreter python repros run with (KIT_PYTHON, else kit's) and the versions of
     the production stack it can import."""
-    exe = os.environ.get("KIT_PYTHON") or sys.executable
+    try:
+        exe = repro_python()
+    except ToolchainError as exc:
+        return {"interpreter": os.environ.get("KIT_PYTHON", ""), "error": exc.message}
     try:
         done = cmd.run([exe, "-c", _VERSIONS, *PRODUCTION_PACKAGES], timeout=60)
     except OSError as exc:

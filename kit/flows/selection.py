@@ -73,11 +73,12 @@ def one_cell(matrix_path: Path, name: str, defines: tuple[str, ...], cuda: str |
     knobs = {k: kn.default for k, kn in repro.knobs.items()}
     for d in defines:
         key, sep, value = d.partition("=")
-        if not sep or key not in repro.knobs:
+        if not sep:
             raise UsageError(f"-D {d}: expected KNOB=VALUE with KNOB one of "
                              f"{', '.join(repro.knobs)}")
-        if not repro.knobs[key].accepts(value):
-            raise UsageError(f"-D {d}: {key} takes {repro.knobs[key].describe_values()}")
+        problem = repro.knob_problem(key, value)
+        if problem is not None:
+            raise UsageError(f"-D {d}: {problem[0]}", hint=problem[1])
         knobs[key] = value
     tc = cuda or next(iter(m.toolchains))
     cl = cutlass or next(iter(m.cutlass))

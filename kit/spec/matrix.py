@@ -302,13 +302,12 @@ def _cells_for(matrix: Matrix, combo: Combo, axes_key: KeyPath,
     knobs: dict[str, str] = {}
     for name, knob in repro.knobs.items():
         value = combo.get(name, knob.default)
-        if not knob.accepts(value):
-            message = f"repro {repro.name} has no {name} '{value}'"
+        problem = repro.knob_problem(name, value)
+        if problem is not None:
+            message, hint = problem
             if name in from_command_line:
-                raise UsageError(f"--axis {name}={value}: {message}",
-                                 hint=f"values: {knob.describe_values()}")
-            raise located.error((*axes_key, name), message,
-                                hint=f"values: {knob.describe_values()}")
+                raise UsageError(f"--axis {name}={value}: {message}", hint=hint)
+            raise located.error((*axes_key, name), message, hint=hint)
         knobs[name] = value
     knobs = repro.pinned(knobs)
     return [

@@ -120,6 +120,16 @@ class Repro:
             out |= by_value.get(out.get(axis, ""), {})
         return out
 
+    def knob_problem(self, name: str, value: str) -> tuple[str, str] | None:
+        """Why `name=value` makes no cell of this repro, as (message, hint); None when it
+        does. The one check of a knob value, wherever it was written."""
+        if name not in self.knobs:
+            return f"repro {self.name} has no knob {name}", f"knobs: {', '.join(self.knobs)}"
+        if self.knobs[name].accepts(value):
+            return None
+        return (f"repro {self.name} has no {name} '{value}'",
+                f"values: {self.knobs[name].describe_values()}")
+
     def traced(self, knobs: dict[str, str]) -> bool:
         """Whether this cell compiles CUTLASS's host trace in (the cutlass_trace axis can say
         on or off; by default the repro.yaml's `trace:`)."""

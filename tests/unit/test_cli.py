@@ -50,7 +50,7 @@ def test_repro_list_and_export_fix_the_knobs(project: Path) -> None:
     assert "-gencode arch=compute_121a,code=sm_121a" in out
     assert "// harness" in out  # the harness is inlined, not included
     code, out = invoke("repro", "export", "sm12x", "--matrix", str(project), "-D", "tile=9")
-    assert code == 2 and "KNOB one of" in out
+    assert code == 2 and "has no knob tile" in out and "knobs: placement" in out
 
 
 def test_show_and_diff_read_stored_results(tmp_path: Path) -> None:
