@@ -87,8 +87,9 @@ def _python() -> dict[str, Any]:
     the production stack it can import."""
     try:
         exe = repro_python()
-    except ToolchainError as exc:
-        return {"interpreter": os.environ.get("KIT_PYTHON", ""), "error": exc.message}
+    except ToolchainError:
+        return {"interpreter": os.environ.get("KIT_PYTHON", ""),
+                "error": "cannot start it: no such interpreter (KIT_PYTHON picks another)"}
     try:
         done = cmd.run([exe, "-c", _VERSIONS, *PRODUCTION_PACKAGES], timeout=60)
     except OSError as exc:

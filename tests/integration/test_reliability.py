@@ -310,7 +310,9 @@ def test_hang_segfault_abort_and_secrets_with_the_run_going_on(
 
     # A foreign program saw none of kit's secrets, and none reached a file kit wrote.
     leak = cells["leak"]
-    assert leak.outcome is Outcome.CRASH and leak.exit_status == 3
+    # exit 3 with no verdict: the program failed, it did not crash
+    assert leak.outcome is Outcome.RUN_FAILED and leak.exit_status == 3
+    assert leak.evidence.cause == "exit_status"
     log = run.log_path(leak.cell_id).read_text()
     assert "GITHUB_TOKEN=(unset)" in log and "KIT_TEST_API_KEY=(unset)" in log
     bundle = tmp_path / "bundle.tar.gz"
