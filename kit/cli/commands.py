@@ -18,13 +18,13 @@ import click
 from kit import __version__
 from kit.cli.cluster import cluster_group
 from kit.cli.settings import setting
-from kit.engine import plan, results
+from kit.engine import buildcache, plan, results, scheduler
 from kit.engine.progress import Reporter
 from kit.flows import bisect as bisect_run
 from kit.flows import doctor, selection
 from kit.flows import images as image_flow
 from kit.flows import run as workflow
-from kit.report import bundle, diff, export, markdown, pivot
+from kit.report import bundle, diff, export, markdown, pivot, plantext
 from kit.runtime import choose
 from kit.runtime.base import Runtime
 from kit.spec import intake, matrix, repros
@@ -161,14 +161,14 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     with contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
         _, steps = workflow.make_plan(sel, rt)
     if as_json:
-        _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps]})
+        est = scheduler.estimate(steps, Options(), cached=buildcache.stored(steps))
+        _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps],
+                    "estimate": {"compile_seconds": round(est.seconds, 1), "builds": est.builds,
+                                 "measured": est.measured}})
         return
-    for s in steps:
-        what = "compile+run" if s.run is plan.RunDecision.RUN else f"compile, {s.run.value}"
-        click.echo(f"{s.cell.label:<90} {what}" + (f"  ({s.reason})" if s.reason else ""))
-    summ = plan.summary(steps)
-    click.echo(f"\n{summ['cells']} cells, {summ['binaries']} distinct binaries; "
-               + ", ".join(f"{v} {k}" for k, v in summ.items() if k not in ("cells", "binaries")))
+    click.echo(plantext.render(steps, scheduler.estimate(steps, Options(),
+                                                         cached=buildcache.stored(steps)),
+                               max_cells=Options().max_cells))
 
 
 @matrix_group.command("run")
@@ -185,6 +185,7 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @setting("compile_gb")
 @setting("compile_timeout")
 @setting("run_timeout")
+@setting("max_cells")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None,
               metavar="[RUN]", help="Continue a run: finished cells are kept (default: latest).")
 @click.option("--rerun", is_flag=True, help="Compile and run every cell again, even those an "
@@ -194,14 +195,15 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
                results_root: Path, jobs: int | None,
                mem_gb: float | None, compile_gb: float, compile_timeout: float,
-               run_timeout: float, resume: str | None, rerun: bool, as_json: bool) -> None:
+               run_timeout: float, max_cells: int, resume: str | None, rerun: bool,
+               as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
     sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
                              runtime_args=_runtime_args(runtime, base)
                              + (("--cluster", cluster) if cluster else ()))
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb,
                    compile_timeout=compile_timeout, run_timeout=run_timeout,
-                   resume=resume is not None)
+                   max_cells=max_cells, resume=resume is not None)
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
         run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,

@@ -114,3 +114,9 @@ def _from_meta(meta: dict[str, Any], store: Path, *, cached: bool) -> Build:
     output = (store / "compile.log").read_text(errors="replace")
     verdict = classify.compile_failure(int(meta["returncode"]), output, False)
     return Build(False, None, verdict, meta["seconds"], cached)
+
+
+def stored(steps: list[Step]) -> set[str]:
+    """The compile keys among these steps whose build the cache already holds."""
+    return {s.compile_key for s in steps
+            if (cache.builds() / s.compile_key / "meta.json").is_file()}

@@ -8,7 +8,6 @@ are killed, nothing half-written stays, and `kit matrix run --resume` picks up t
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -35,20 +34,17 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
         reporter.note(f"resuming {run_dir.run_id}: {kept} finished cells kept, {len(todo)} to do")
     if not todo:
         return []
-    by_key: dict[str, list[Step]] = defaultdict(list)
-    for s in todo:
-        by_key[s.compile_key].append(s)
-
-    past = history.load()
-    jobs = [scheduler.Job(group, history.predict(past, history.recipe_key(g0.cell.repro, key),
-                                        g0.cell.repro, opts.compile_gb))
-            for key, group in by_key.items() for g0 in group[:1]]
+    jobs = scheduler.jobs_for(todo, opts, history.load())
+    by_key = {j.group[0].compile_key: j.group for j in jobs}
     cores = scheduler.parallel_jobs(opts)
     sched = scheduler.Scheduler(jobs, cores=cores, budget_gb=scheduler.memory_budget_gb(opts))
     results: list[CellResult] = []
+    predicted = scheduler.estimate(todo, opts, cached=buildcache.stored(todo))
     reporter.start(len(todo), f"{len(by_key)} builds, up to {cores} at a time in "
-                              f"{sched.budget_gb:.0f} GB")
-    done = hits = 0
+                              f"{sched.budget_gb:.0f} GB",
+                   # a guess from nothing measured here is no estimate worth printing
+                   estimate=predicted.seconds if predicted.measured else None)
+    done = hits = unstarted = 0
     compile_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="nvcc")
     gpu_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu")  # one run at a time
     builds: dict[Future[Build], scheduler.Job] = {}
@@ -56,8 +52,9 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
     try:
         while sched.queue or builds or runs:
             while (job := sched.next()) is not None:
-                builds[compile_pool.submit(buildcache.build, job.group[0], repros, cutlass, runtime,
-                                           run_dir, opts)] = job
+                reporter.compiling(job.group[0].cell.label, started=True)
+                builds[compile_pool.submit(buildcache.build, job.group[0], repros, cutlass,
+                                           runtime, run_dir, opts)] = job
             pending: set[Future[Any]] = {*builds, *runs}
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -65,8 +62,12 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                     job = builds.pop(fut)
                     sched.done(job)
                     build: Build = fut.result()
+                    reporter.compiling(job.group[0].cell.label, started=False)
                     _learn(job, build)
                     hits += build.cached
+                    # the toolchain or engine failed before any compiler ran
+                    unstarted += build.verdict is not None and \
+                        build.verdict.outcome is Outcome.INFRA_ERROR
                     # Runs go to the GPU thread, while compiles go on.
                     for step in job.group:
                         runs[gpu_pool.submit(_finish, step, build, repros, runtime, run_dir,
@@ -92,8 +93,10 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
         gpu_pool.shutdown(wait=True, cancel_futures=True)
         reporter.stop()
     if by_key:
-        reporter.note(f"compile cache: {hits} of {len(by_key)} builds reused, "
-                      f"{len(by_key) - hits} compiled")
+        compiled = len(by_key) - hits - unstarted
+        reporter.note(f"compile cache: {hits} of {len(by_key)} builds reused, {compiled} "
+                      "compiled" + (f", {unstarted} not started (infra_error)" if unstarted
+                                    else ""))
     return results
 
 
@@ -127,7 +130,16 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
                           evidence=Evidence(cause=outcome.value, detail=step.reason),
                           finished=now(), **base)
     assert build.binary is not None and step.gpu_index is not None
-    reporter.activity(f"running {step.cell.label}")
+    reporter.running(step.cell.label, started=True)
+    try:
+        return _run(step, build, repros, runtime, run_dir, opts, base)
+    finally:
+        reporter.running(step.cell.label, started=False)
+
+
+def _run(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime,
+         run_dir: RunDir, opts: Options, base: dict[str, Any]) -> CellResult:
+    assert build.binary is not None and step.gpu_index is not None
     repro = repros[step.cell.repro]
     timeout = repro.run_timeout or opts.run_timeout  # a repro that JIT-compiles says longer
     job = RunJob(binary=build.binary, args=repro.run_args,

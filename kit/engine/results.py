@@ -116,20 +116,11 @@ class RunDir:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """One kit process per run folder; a second one is told, not allowed to interleave."""
+        """One kit process per run folder; a second one is told, not allowed to interleave.
+        The lock file goes when the run ends: a finished run folder holds only results."""
         self.path.mkdir(parents=True, exist_ok=True)
-        # "a+", not "w": a refused process must not blank the holder's pid before it asks.
-        fh: IO[str] = (self.path / ".lock").open("a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip()
-            fh.close()
-            pid = f" (pid {holder})" if holder.isdigit() else ""
-            raise ResultsError(f"{self.path} is in use by another kit process{pid}",
-                               hint="wait for it to finish, or run into a new folder; "
-                                    "nothing in it was changed") from None
+        path = self.path / ".lock"
+        fh = self._acquire(path)
         try:
             try:
                 fh.truncate(0)
@@ -140,8 +131,35 @@ class RunDir:
                     raise
             yield
         finally:
+            # Unlinked while held: a process that opened it meanwhile finds it gone (below).
+            path.unlink(missing_ok=True)
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
+
+    def _acquire(self, path: Path) -> IO[str]:
+        for _ in range(5):
+            # "a+", not "w": a refused process must not blank the holder's pid before it asks.
+            fh: IO[str] = path.open("a+")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip()
+                fh.close()
+                pid = f" (pid {holder})" if holder.isdigit() else ""
+                raise ResultsError(f"{self.path} is in use by another kit process{pid}",
+                                   hint="wait for it to finish, or run into a new folder; "
+                                        "nothing in it was changed") from None
+            try:
+                same = os.fstat(fh.fileno()).st_ino == path.stat().st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fh
+            fcntl.flock(fh, fcntl.LOCK_UN)  # the holder removed it as we locked: again
+            fh.close()
+        raise ResultsError(f"{self.path}: its lock keeps changing hands",
+                           hint="another kit process is starting and ending runs here")
 
 
 def final(cell: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from kit.engine import history
 from kit.engine.plan import Step
@@ -56,3 +57,39 @@ class Scheduler:
     def done(self, job: Job) -> None:
         self.running -= 1
         self.running_gb -= job.cost.gb
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long the compiles of a plan should take here, from the compile history."""
+
+    seconds: float  # the schedule's length, as the Scheduler would pack the compiles
+    builds: int  # distinct binaries to compile (cached ones are free)
+    measured: int  # of those, how many the history knows (the rest are guessed)
+
+
+def jobs_for(steps: list[Step], opts: Options, past: dict[str, list[dict[str, Any]]]
+             ) -> list[Job]:
+    """One job per compile key, costed by history (the recipe's own, else its repro's)."""
+    by_key: dict[str, list[Step]] = {}
+    for s in steps:
+        by_key.setdefault(s.compile_key, []).append(s)
+    return [Job(group, history.predict(past, history.recipe_key(group[0].cell.repro, key),
+                                       group[0].cell.repro, opts.compile_gb))
+            for key, group in by_key.items()]
+
+
+def estimate(steps: list[Step], opts: Options, *, cached: set[str] | None = None) -> Estimate:
+    """Pack the plan's compiles as the Scheduler would and measure the schedule: the ETA of a
+    run before it starts (plan), and of what is left while it runs."""
+    jobs = [j for j in jobs_for(steps, opts, history.load())
+            if j.group[0].compile_key not in (cached or set())]
+    sched = Scheduler(jobs, cores=parallel_jobs(opts), budget_gb=memory_budget_gb(opts))
+    clock, running = 0.0, list[tuple[float, Job]]()  # (finish time, job)
+    while sched.queue or running:
+        while (job := sched.next()) is not None:
+            running.append((clock + job.cost.seconds, job))
+        running.sort(key=lambda r: r[0])
+        clock, job = running.pop(0)
+        sched.done(job)
+    return Estimate(clock, len(jobs), sum(j.cost.known != "default" for j in jobs))

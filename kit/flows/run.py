@@ -25,7 +25,7 @@ from kit.spec.model import Cell, CellResult
 from kit.spec.options import Options
 from kit.spec.repros import Repro, ReproKind
 from kit.util import files
-from kit.util.errors import EngineError, KitError, ToolchainError
+from kit.util.errors import EngineError, KitError, ToolchainError, UsageError
 
 
 def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
@@ -54,6 +54,10 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
         reporter: Reporter, resume_ref: str | None = None,
         rerun: bool = False) -> tuple[RunDir, list[CellResult]]:
     m, cells = selection.load(sel)
+    if len(cells) > opts.max_cells:
+        raise UsageError(f"{len(cells):,} cells: more than --max-cells {opts.max_cells:,}",
+                         hint="`kit matrix plan` lists them and how long they would take; "
+                              "narrow with --preset / --only, or raise --max-cells to mean it")
     opts = runtime.capacity(opts)
     reporter.note(f"{len(cells)} cells from {m.path}"
                   + (f" (preset {sel.preset})" if sel.preset else ""))

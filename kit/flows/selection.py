@@ -30,6 +30,7 @@ class Selection:
 def load(sel: Selection) -> tuple[matrix.Matrix, list[Cell]]:
     m = matrix.load(sel.matrix_path, repros_of(sel.matrix_path, sel.repro_dirs))
     only = selectors.parse_only(sel.only, m.known_axes())
+    selectors.check_values("--only", only, m.axis_values)
     overrides = selectors.parse_axis_overrides(sel.axis, m.known_axes())
     cells = matrix.expand(m, preset=sel.preset, only=only, overrides=overrides)
     if not cells:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import itertools
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -51,6 +52,22 @@ class Matrix:
     def known_axes(self) -> list[str]:
         knobs = {k for r in self.repros.values() for k in r.knobs}
         return [*CORE_AXES, *sorted(knobs)]
+
+    def axis_values(self, axis: str) -> list[str] | None:
+        """Every value the axis can take here; None where any integer (or a pattern) may be
+        one (a stage count, an arch list)."""
+        if axis == "repro":
+            return sorted(self.repros)
+        if axis == "cuda":
+            return list(self.toolchains)
+        if axis == "cutlass":
+            return list(self.cutlass)
+        if axis == "arch":
+            return sorted({a for r in self.repros.values() for a in r.archs})
+        knobs = [r.knobs[axis] for r in self.repros.values() if axis in r.knobs]
+        if any(k.integer or k.pattern for k in knobs):
+            return None
+        return sorted({v for k in knobs for v in k.values})
 
 
 def load(path: Path, repros: dict[str, Repro]) -> Matrix:
@@ -207,6 +224,10 @@ def _text(value: object) -> str:
 # ---------------------------------------------------------------- expansion
 
 
+# Beyond this the product is not expanded at all (memory and minutes); --max-cells guards runs.
+MAX_COMBINATIONS = 1_000_000
+
+
 def expand(matrix: Matrix, *, preset: str | None = None,
            only: dict[str, list[str]] | None = None,
            overrides: dict[str, list[str]] | None = None) -> list[Cell]:
@@ -235,6 +256,13 @@ def expand(matrix: Matrix, *, preset: str | None = None,
                                    hint="e.g. cutlass: {'4.2': {pypi: '4.2.0.0'}}")
 
     names = list(axes)
+    size = math.prod(len(v) for v in axes.values())
+    if size > MAX_COMBINATIONS:
+        widest = sorted(axes, key=lambda a: -len(axes[a]))[:3]
+        raise UsageError(f"the axes multiply to {size:,} combinations (more than "
+                         f"{MAX_COMBINATIONS:,})",
+                         hint="the widest: " + ", ".join(f"{a} ({len(axes[a])} values)"
+                                                         for a in widest))
     product = [dict(zip(names, values, strict=True))
                for values in itertools.product(*axes.values())]
     product = [c for c in product if not any(_matches(c, e) for e in exclude)]

@@ -32,6 +32,9 @@ SETTINGS: dict[str, Setting] = {
     "run_timeout": Setting(("--run-timeout",), "KIT_RUN_TIMEOUT", 120.0,
                            "Seconds before a running kernel is killed (outcome: timeout).",
                            float, 1),
+    "max_cells": Setting(("--max-cells",), "KIT_MAX_CELLS", 2000,
+                         "A run of more cells is refused (a typo in an axis can multiply a "
+                         "matrix); raise it to mean it.", int, 1),
 }
 
 
@@ -44,6 +47,7 @@ class Options:
     compile_gb: float = DEFAULT_COMPILE_GB
     compile_timeout: float = 1800.0
     run_timeout: float = 120.0
+    max_cells: int = 2000
     resume: bool = False
 
 

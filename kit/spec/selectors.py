@@ -4,7 +4,8 @@ AXIS=V1,V2` overrides, checked against the axes the matrix knows."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import fnmatch
+from collections.abc import Callable, Iterable, Sequence
 
 from kit.util.errors import UsageError
 
@@ -15,7 +16,7 @@ def parse_only(filters: Sequence[str], known: Iterable[str]) -> dict[str, list[s
     for text in filters:
         for part in text.split():
             axis, patterns = _axis_arg("--only", part, list(known), many=False,
-                                       example="--only 'cuda=13.*' --only placement=non_template")
+                                       example="--only 'cuda=cuda13.*' --only repro=sm90*")
             out.setdefault(axis, []).extend(patterns)
     return out
 
@@ -42,3 +43,21 @@ def _axis_arg(option: str, text: str, known: list[str], *, many: bool,
         hint = f"did you mean '{close[0]}'?" if close else f"axes: {', '.join(known)}"
         raise UsageError(f"{option} '{text}': unknown axis '{axis}'", hint=hint)
     return axis, values
+
+
+def check_values(option: str, chosen: dict[str, list[str]],
+                 values_of: Callable[[str], list[str] | None]) -> None:
+    """A pattern that matches no value the axis has is a mistake, not an empty selection:
+    say which values there are."""
+    for axis, patterns in chosen.items():
+        values = values_of(axis)
+        if values is None:
+            continue
+        for pattern in patterns:
+            if not any(fnmatch.fnmatchcase(v, pattern) for v in values):
+                close = [f"*{pattern}"] if any(fnmatch.fnmatchcase(v, f"*{pattern}")
+                                               for v in values) \
+                    else difflib.get_close_matches(pattern, values, n=1)
+                raise UsageError(f"{option} {axis}={pattern}: no {axis} matches",
+                                 hint=(f"did you mean '{close[0]}'? " if close else "")
+                                 + f"{axis}: {', '.join(values)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,11 +53,48 @@ def load(path: Path) -> Located:
         problem = getattr(exc, "problem", None) or str(exc)
         raise MatrixError(f"{path}:{line}: not valid YAML: {problem}") from None
     located = Located(path, None)
-    located.data = _convert(node, (), located) if node is not None else {}
+    located.data = _Converter(located).convert(node, ()) if node is not None else {}
     return located
 
 
-def _convert(node: yaml.Node, keypath: KeyPath, located: Located) -> Any:
+# What a matrix file may expand to once its aliases are followed: far more than any real
+# matrix (kit's own is a few hundred values), far less than a "billion laughs".
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
+class _Converter:
+    """Nodes to plain data, following aliases with a bound: an alias inside itself, or
+    aliases that multiply beyond MAX_VALUES values or MAX_DEPTH levels, are a file:line error,
+    not a RecursionError or unbounded memory."""
+
+    def __init__(self, located: Located) -> None:
+        self.located = located
+        self.values = 0
+        self.open: set[int] = set()  # the nodes being converted, outermost first
+
+    def convert(self, node: yaml.Node, keypath: KeyPath) -> Any:
+        line = node.start_mark.line + 1
+        where = ".".join(map(str, keypath)) or "(top level)"
+        if id(node) in self.open:
+            raise MatrixError(f"{self.located.path}:{line}: {where}: an alias refers to the "
+                              "value that holds it", hint="YAML aliases (*name) must not nest "
+                              "their own anchor (&name)")
+        self.values += 1
+        if self.values > MAX_VALUES or len(keypath) > MAX_DEPTH:
+            raise MatrixError(f"{self.located.path}:{line}: {where}: the file expands to more "
+                              f"than {MAX_VALUES:,} values or {MAX_DEPTH} levels",
+                              hint="aliases (*name) that repeat aliases multiply; write the "
+                                   "values out")
+        self.open.add(id(node))
+        try:
+            return _convert(node, keypath, self.located, self.convert)
+        finally:
+            self.open.discard(id(node))
+
+
+def _convert(node: yaml.Node, keypath: KeyPath, located: Located,
+             recurse: Callable[[yaml.Node, KeyPath], Any]) -> Any:
     located.lines.setdefault(keypath, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -72,10 +109,10 @@ def _convert(node: yaml.Node, keypath: KeyPath, located: Located) -> Any:
                                   f"{dotted}: duplicate key")
             child: KeyPath = (*keypath, key)
             located.lines[child] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, child, located)
+            out[key] = recurse(value_node, child)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*keypath, i), located) for i, item in enumerate(node.value)]
+        return [recurse(item, (*keypath, i)) for i, item in enumerate(node.value)]
     # Scalars get YAML 1.1's usual typing (ints, bools, null), through the safe constructor.
     loader = yaml.SafeLoader("")
     try:
