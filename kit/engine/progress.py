@@ -66,7 +66,7 @@ class Reporter:
         if self.quiet:
             return
         if not self.live:
-            self._plain(f"{title}: {total} cells{self._eta_text(' ')}")
+            self._plain(f"{title}: {total} cells{self._eta_text('; ')}")
             self._stop.clear()
             self._beat = threading.Thread(target=self._beating, name="kit-progress",
                                           daemon=True)
