@@ -98,3 +98,12 @@ def test_bundle_carries_reports_logs_and_standalone_sources(tmp_path: Path) -> N
     failing = [n for n in names if n.startswith("sm90/repros/")]
     assert len(failing) == 5  # one standalone .cu per init_error_internal cell
     assert all(n.replace("/repros/", "/logs/")[:-3] + ".log" in names for n in failing)
+
+
+def test_a_run_of_more_cells_than_max_cells_is_refused_before_anything_starts(
+        project: Path) -> None:
+    code, out = invoke("matrix", "run", "--matrix", str(project), "--runtime", "host",
+                       "--max-cells", "5")
+    assert code == 2
+    assert "24 cells: more than --max-cells 5" in out
+    assert "kit matrix plan" in out  # the hint says how to see them

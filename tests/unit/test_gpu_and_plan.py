@@ -70,3 +70,19 @@ def test_ids_change_with_inputs_and_only_with_inputs(project: Path) -> None:
     second = {s.cell.repro: s.cell_id for s in steps_for(project, report)}
     assert second["sm90"] not in first  # the source changed: a new cell
     assert second["sm12x"] in first  # untouched repro: same id, a resume skips it
+
+
+def test_plan_text_aligns_and_says_a_shared_reason_once(project: Path) -> None:
+    from kit.engine.scheduler import Estimate
+    from kit.report import plantext
+
+    steps = steps_for(project, gpu.GpuReport(gpus=(H100,)), preset="sm90")
+    text = plantext.render(steps, Estimate(seconds=300, builds=7, measured=5), max_cells=3)
+    lines = text.splitlines()
+    cells = lines[:len(steps)]
+    assert len({ln.index("compile") for ln in cells}) == 1  # one column
+    assert "7 to compile, about 5 min here by the compile history (2 of them never compiled " \
+        "here: guessed)" in text
+    assert "more than --max-cells 3" in text
+    no_gpu = plantext.render(steps_for(project, gpu.GpuReport(gpus=(), error="no driver")))
+    assert no_gpu.count("no driver") == 1 and "[1] " in no_gpu

@@ -168,3 +168,43 @@ def test_a_standalone_include_spans_the_toolchains_it_leaves_open(project: Path)
     cells = matrix.expand(m, preset="sm90", overrides=overrides)
     five = [c for c in cells if c.knob_map["stages"] == "5"]
     assert sorted(c.toolchain.name for c in five) == ["cuda13.0", "cuda13.2"]
+
+
+def test_an_alias_inside_itself_is_a_file_line_error_not_a_traceback(tmp_path: Path) -> None:
+    path = write_project(tmp_path, MATRIX + "x-loop: &loop {axes: {cuda: [*loop]}}\n")
+    with pytest.raises(MatrixError, match=r"matrix.yaml:\d+: x-loop.axes.cuda.0: an alias "
+                                          "refers to the value that holds it"):
+        load(path)
+
+
+def test_aliases_that_multiply_are_refused_quickly(tmp_path: Path) -> None:
+    laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))
+    path = write_project(tmp_path, MATRIX + "x-laughs:\n" + "".join(
+        f"  {line}" for line in laughs.splitlines(keepends=True)))
+    with pytest.raises(MatrixError, match="expands to more than 100,000 values"):
+        load(path)
+
+
+def test_axes_that_multiply_beyond_a_million_are_refused_before_expanding(
+        project: Path) -> None:
+    overrides = {"cuda": ["cuda13.0"] * 100, "placement": ["non_template"] * 100,
+                 "shape_type": ["int"] * 101}
+    with pytest.raises(UsageError, match="2,020,000 combinations") as err:
+        matrix.expand(load(project), overrides=overrides)
+    assert "shape_type (101 values)" in str(err.value.hint)
+
+
+def test_only_naming_no_value_lists_the_values_there_are(project: Path) -> None:
+    m = load(project)
+    chosen = selectors.parse_only(["cuda=12.9"], m.known_axes())
+    with pytest.raises(UsageError, match=r"--only cuda=12\.9: no cuda matches") as err:
+        selectors.check_values("--only", chosen, m.axis_values)
+    assert "cuda13.0" in str(err.value.hint)
+    near = selectors.parse_only(["cuda=13.*"], m.known_axes())
+    with pytest.raises(UsageError) as err:
+        selectors.check_values("--only", near, m.axis_values)
+    assert "did you mean '*13.*'" in str(err.value.hint)
+    # an integer knob takes any integer: a stage count is never "unknown"
+    selectors.check_values("--only", selectors.parse_only(["stages=9"], m.known_axes()),
+                           m.axis_values)

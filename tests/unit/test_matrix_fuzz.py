@@ -59,3 +59,23 @@ def test_deep_mistakes_past_a_valid_header(tmp_path: Path, axes: object, include
            "axes": axes, "include": include, "exclude": exclude, "presets": presets}
     path = write_project(tmp_path, yaml.safe_dump(doc, allow_unicode=True))
     check(path)
+
+
+# Lines that define anchors and refer to them, in any order and nesting: self-references,
+# references to later anchors, aliases of aliases.
+ANCHORED = st.lists(st.tuples(
+    st.sampled_from(["toolchains", "axes", "presets", "include", "x", "y"]),
+    st.sampled_from(["a", "b", "c"]),
+    st.lists(st.sampled_from(["*a", "*b", "*c", "1", "cuda13.0", "{k: *a}", "[*b, *b]"]),
+             min_size=1, max_size=6)), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=ANCHORED)
+def test_anchors_and_aliases_get_a_clear_error_or_load(tmp_path: Path,
+                                                       lines: list[tuple[str, str, list[str]]]
+                                                       ) -> None:
+    text = "".join(f"{key}: &{anchor} [{', '.join(items)}]\n" for key, anchor, items in lines)
+    path = write_project(tmp_path, text)
+    check(path)
