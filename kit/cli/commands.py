@@ -10,10 +10,12 @@ import os
 import shlex
 import sys
 import traceback
+import webbrowser
 from pathlib import Path
 from typing import Any, cast
 
 import click
+from rich.console import Console
 
 from kit import __version__
 from kit.cli.cluster import cluster_group
@@ -24,7 +26,7 @@ from kit.flows import bisect as bisect_run
 from kit.flows import doctor, selection
 from kit.flows import images as image_flow
 from kit.flows import run as workflow
-from kit.report import bundle, diff, export, markdown, pivot, plantext
+from kit.report import bundle, diff, export, markdown, pivot, plantext, terminal
 from kit.runtime import choose
 from kit.runtime.base import Runtime
 from kit.spec import intake, matrix, repros
@@ -223,8 +225,11 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
               help="Axes for table rows, comma-separated.")
 @click.option("--cols", default=",".join(pivot.DEFAULT_COLS), show_default=True,
               help="Axes for table columns, comma-separated.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "text", "md"]), default="auto",
+              show_default=True, help="text: tables drawn for a terminal; md: report.md's "
+              "markdown; auto: text on a terminal, md when piped.")
 @json_option
-def matrix_show(run: str | None, results_root: Path, rows: str, cols: str,
+def matrix_show(run: str | None, results_root: Path, rows: str, cols: str, fmt: str,
                 as_json: bool) -> None:
     """Show a run's pivot table (default: the latest run)."""
     run_dir = results.find(results_root, run)
@@ -234,6 +239,11 @@ def matrix_show(run: str | None, results_root: Path, rows: str, cols: str,
     if as_json:
         _echo_json({"run": str(run_dir.path), "counts": pivot.counts(loaded.results),
                     "cells": [r.to_dict() for r in loaded.results]})
+        return
+    console = Console()
+    if fmt == "text" or (fmt == "auto" and console.is_terminal):
+        terminal.show(loaded.results, run_dir.manifest(), console, rows=_axes_arg(rows),
+                      cols=_axes_arg(cols))
         return
     click.echo(markdown.render(loaded.results, run_dir.manifest(),
                                rows=_axes_arg(rows), cols=_axes_arg(cols)))
@@ -360,14 +370,17 @@ def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @click.option("--format", "fmt", type=click.Choice(["md", "json", "junit", "html"]),
               default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="bundle: where to write the tar.gz [results/<run>/bundle.tar.gz].")
+              help="Write the report here ('-': stdout); bundle: the tar.gz "
+                   "[results/<run>/bundle.tar.gz].")
+@click.option("--open", "open_it", is_flag=True, help="html: open it in a browser.")
 @matrix_option
 def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path | None,
-               matrix_path: Path) -> None:
+               open_it: bool, matrix_path: Path) -> None:
     """Re-write and print a run's report (reads results; never re-runs).
 
     \b
-    kit report [RUN] --format md|json|junit|html   print one format (RUN: default latest)
+    kit report [RUN] --format md|json|junit   print one format (RUN: default latest)
+    kit report [RUN] --format html [--open]   on a terminal: its path (piped: the page)
     kit report bundle [RUN] [-o FILE]         manifest, reports, failing cells' .cu and logs
     """
     bundle_mode = bool(args) and args[0] == "bundle"
@@ -386,7 +399,17 @@ def report_cmd(args: tuple[str, ...], results_root: Path, fmt: str, output: Path
         return
     name = {"md": "report.md", "json": "report.json", "junit": "report.xml",
             "html": "report.html"}[fmt]
-    click.echo((run_dir.path / name).read_text(), nl=False)
+    written = run_dir.path / name
+    if output is not None and str(output) != "-":
+        files.write_atomic(output, written.read_text())
+        click.echo(f"wrote {output}", err=True)
+    elif fmt == "html" and output is None and (open_it or sys.stdout.isatty()):
+        # a page of 100+ KB is for a browser, not a terminal
+        click.echo(f"{written}  ({written.stat().st_size:,} bytes)")
+    else:
+        click.echo(written.read_text(), nl=False)
+    if open_it:
+        webbrowser.open(written.resolve().as_uri())
 
 
 @cli.command("publish")

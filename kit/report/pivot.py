@@ -88,7 +88,10 @@ def findings(results: list[CellResult]) -> list[str]:
             r.outcome.is_gpu_verdict if outcome.is_gpu_verdict
             else r.outcome not in (Outcome.INFRA_ERROR,))]
         label = f"{outcome.value} ({cause})" if cause else outcome.value
-        sentence = f"{label} on {len(hit)}/{len(pool)} cells"
+        # say whose cells: "exactly the cells with X" is read against every repro otherwise
+        whose = "" if len({r.axes.get("repro") for r in results}) == 1 else \
+            f" of {', '.join(sorted(str(x) for x in repros))}"
+        sentence = f"{label} on {len(hit)}/{len(pool)} cells{whose}"
         exact = _explain(hit, pool)
         if exact:
             sentence += f": exactly the cells with {' and '.join(exact)}"

@@ -251,3 +251,18 @@ def test_the_cluster_node_a_cell_ran_on_is_stored_with_it(tmp_path: Path) -> Non
     assert not loaded.broken, loaded.broken
     (back,) = loaded.results
     assert back.node == "spark-1/3f2a9c1e" and back == cell
+
+
+def test_a_finding_names_whose_cells_it_is_about() -> None:
+    sm90 = [dataclasses.replace(r, axes={**r.axes, "repro": "sm90", "arch": "sm_90a"},
+                                label=r.label.replace("sm12x", "sm90"),
+                                cell_id=r.cell_id.replace("sm12x", "sm90"))
+            for r in [result(p, "int", Outcome.COMPILE_ERROR if p == "function_template"
+                             else Outcome.NO_GPU, evidence=Evidence(cause="host_template"))
+                      for p in ("non_template", "function_template", "namespace_scope")]]
+    sm12x = [result(p, "int", Outcome.NO_GPU)
+             for p in ("non_template", "function_template", "namespace_scope")]
+    (sentence,) = pivot.findings(sm90 + sm12x)
+    # the SM12x function_template cells compiled: the sentence must not read as if they failed
+    assert sentence.startswith("compile_error (host_template) on 1/3 cells of sm90: exactly "
+                               "the cells with placement=function_template")
