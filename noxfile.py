@@ -7,6 +7,7 @@ kernel in the prod image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -42,26 +43,34 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session(name="prod", tags=["docker"])
 def prod(session: nox.Session) -> None:
-    """The production kernel (FlashInfer's CUTLASS fused MoE) in the prod image; KIT_TORCH,
-    KIT_TORCH_INDEX and KIT_WHEELS choose its PyTorch (`-- --runtime host`: KIT_PYTHON's)."""
+    """The production kernel (FlashInfer's CUTLASS fused MoE) in the prod image.
+
+    KIT_TORCH, KIT_TORCH_INDEX and KIT_WHEELS choose its PyTorch (`-- --runtime host`:
+    KIT_PYTHON's)."""
     session.install("-e", ".")
     session.run("kit", "matrix", "run", "--preset", "prod", "--runtime", "docker",
                 *session.posargs)
 
 
-def _toolchains() -> list[str]:
+def _toolchains() -> dict[str, str]:
+    """matrix.yaml's toolchains that have an image (name -> source, e.g. pip: 13.0.88)."""
     data = yaml.safe_load(MATRIX.read_text()) or {}
-    return [name for name, spec in (data.get("toolchains") or {}).items()
-            if isinstance(spec, dict) and "host" not in spec]
+    return {name: ", ".join(f"{k}: {v}" for k, v in spec.items())
+            for name, spec in (data.get("toolchains") or {}).items()
+            if isinstance(spec, dict) and "host" not in spec}
 
 
-def _repro(session: nox.Session, toolchain: str) -> None:
-    session.install("-e", ".")
-    session.run("kit", "matrix", "run", "--runtime", "docker", "--axis", f"cuda={toolchain}",
-                *session.posargs)
+def _repro_session(toolchain: str, source: str) -> Callable[[nox.Session], None]:
+    def session(session: nox.Session) -> None:
+        session.install("-e", ".")
+        session.run("kit", "matrix", "run", "--runtime", "docker", "--axis",
+                    f"cuda={toolchain}", *session.posargs)
+
+    session.__doc__ = (f"The default matrix on {toolchain} ({source}) in its image; "
+                       f"-- --preset P for another.")
+    return session
 
 
-for _name in _toolchains():
+for _name, _source in _toolchains().items():
     # One session per toolchain: `nox -s repro-cuda13.0 -- --preset seed-steps`.
-    nox.session(name=f"repro-{_name}", tags=["docker"])(
-        lambda session, _t=_name: _repro(session, _t))
+    nox.session(name=f"repro-{_name}", tags=["docker"])(_repro_session(_name, _source))

@@ -250,7 +250,8 @@ def render(report: Report) -> str:
 
 
 def _have(found: dict[str, Any]) -> str:
-    have = ", ".join(f"{n} {v}" for n, v in found["packages"].items() if v) or "none"
+    have = ", ".join(f"{n} {v}" for n, v in found["packages"].items() if v) or \
+        f"none of {', '.join(found['packages'])} installed (the production probe needs torch)"
     bundled = found.get("flashinfer_cutlass")
     return have + (f" (FlashInfer bundles CUTLASS {bundled})" if bundled else "")
 

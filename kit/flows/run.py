@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,11 @@ from kit.runtime.base import Runtime
 from kit.sources import cuobjdump, cutlass_src
 from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec import matrix
-from kit.spec.model import Cell, CellResult
+from kit.spec.model import Cell, CellResult, Outcome
 from kit.spec.options import Options
 from kit.spec.repros import Repro, ReproKind
 from kit.util import files
-from kit.util.errors import EngineError, KitError, ToolchainError, UsageError
+from kit.util.errors import EngineError, InfraError, KitError, ToolchainError, UsageError
 
 
 def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
@@ -101,6 +102,11 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
         wanted = {s.cell_id for s in steps}
         final = [r for r in run_dir.load().results if r.cell_id in wanted]
         write_reports(run_dir, final)
+    if final and all(r.outcome is Outcome.INFRA_ERROR for r in final):
+        why = Counter(r.reason for r in final).most_common(1)[0][0]
+        raise InfraError(f"every cell is infra_error ({len(final)}): {why}",
+                         hint=f"nothing was learned about the kernels; {run_dir.path}/report.md "
+                              "has each cell's reason; `kit doctor` checks this machine")
     return run_dir, final
 
 

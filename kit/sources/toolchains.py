@@ -99,10 +99,28 @@ def find_host_homes() -> list[Path]:
     candidates += ["/usr/local/cuda", *sorted(map(str, Path("/usr/local").glob("cuda-*")))]
     for c in candidates:
         if c and (Path(c) / "bin" / "nvcc").is_file():
-            p = Path(c).resolve()
+            p = _wrapped_home(Path(c).resolve())
             if p not in seen:
                 seen.append(p)
     return seen
+
+
+def _wrapped_home(home: Path) -> Path:
+    """A bin/nvcc that is a small script exec'ing another CUDA's nvcc (a /usr/local/bin
+    wrapper) stands for that CUDA: one toolkit, listed once."""
+    nvcc = home / "bin" / "nvcc"
+    try:
+        if nvcc.stat().st_size > 4096:
+            return home
+        head = nvcc.read_bytes()
+    except OSError:
+        return home
+    if not head.startswith(b"#!"):
+        return home
+    m = re.search(rb"exec\s+[\"']?(/\S+?)/bin/nvcc\b", head)
+    if m is not None and (Path(m.group(1).decode()) / "bin" / "nvcc").is_file():
+        return Path(m.group(1).decode()).resolve()
+    return home
 
 
 def _host_home(ref: str) -> Path:

@@ -64,3 +64,10 @@ class CommandError(KitError):
     """A subprocess kit depends on (not a kernel under test) failed."""
 
     exit_code = 7
+
+
+class InfraError(KitError):
+    """Every cell of a run failed for reasons of kit or its environment, none for the kernel's:
+    the run answered nothing, and says so with its exit code."""
+
+    exit_code = 10
