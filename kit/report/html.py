@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from kit.report import pivot
@@ -34,6 +35,7 @@ td.empty{background:#fafafa} .hidden{display:none}
 .finding{font-weight:600;margin:4px 0} .counts{margin:8px 0 12px}
 .legend{margin:10px 0} .legend span{display:inline-block;margin:2px 10px 2px 0}
 .legend b{display:inline-block;padding:1px 6px;color:#fff;font-weight:500}
+td.static{outline:2px dashed #fff;outline-offset:-4px} .flag{font-weight:700}
 .filters{margin:10px 0;padding:8px;background:#f6f6f6} .filters label{margin-right:14px}
 #details{position:fixed;right:16px;top:16px;width:46%;max-height:90vh;overflow:auto;
  background:#fff;border:2px solid #444;padding:12px;box-shadow:0 4px 16px #0004}
@@ -67,11 +69,13 @@ function show(id) {
   d.querySelector('h3').textContent = c.label;
   d.querySelector('.what').textContent = c.outcome + (c.reason ? ': ' + c.reason : '');
   d.querySelector('.cause').textContent = ev.cause ? 'cause: ' + ev.cause
-    + (ev.detail ? ' — ' + ev.detail : '') : '';
+    + (ev.detail && !(c.reason || '').includes(ev.detail) ? ' — ' + ev.detail : '') : '';
   d.querySelector('.times').textContent = 'compile ' + (c.compile_seconds ?? '–') + ' s'
     + (c.compile_cached ? ' (cached)' : '') + ', run ' + (c.run_seconds ?? '–')
     + ' s, exit status ' + (c.exit_status ?? '–');
-  d.querySelector('.evidence').textContent = JSON.stringify(ev, null, 2);
+  const facts = ev.facts || {};
+  d.querySelector('.evidence').textContent = Object.keys(facts).length
+    ? JSON.stringify(facts, null, 2) : '(no further facts)';
   d.querySelector('.result').textContent = c.kit_result ? JSON.stringify(c.kit_result, null, 2)
                                                          : '(no KIT_RESULT line)';
   d.querySelector('.log').textContent = data.logs[id] || '(no log)';
@@ -82,6 +86,8 @@ document.querySelectorAll('select[data-axis]').forEach(s =>
   s.addEventListener('change', applyFilters));
 document.querySelectorAll('td.cell').forEach(td =>
   td.addEventListener('click', () => show(td.dataset.id)));
+document.querySelectorAll('button[data-open]').forEach(a =>
+  a.addEventListener('click', () => show(a.dataset.open)));
 const details = document.getElementById('details');
 document.getElementById('close').addEventListener('click', () => { details.hidden = true; });
 document.addEventListener('keydown', ev => { if (ev.key === 'Escape') details.hidden = true; });
@@ -110,10 +116,12 @@ def render(results: list[CellResult], manifest: dict[str, Any], logs: dict[str, 
     parts.append(_legend(results))
     parts.append(_filters(results))
     parts += [_table(t) for t in pivot.tables(results)]
+    parts.append(_failures(results))
+    parts.append(_static(results))
     parts.append(_environment(manifest))
     parts.append("<div id='details' hidden><button id='close' type='button'>close</button>"
                  "<h3></h3><p class='what'></p><p class='cause'></p><p class='times'></p>"
-                 "<h4>evidence</h4><pre class='evidence'></pre><h4>KIT_RESULT</h4>"
+                 "<h4>evidence: facts</h4><pre class='evidence'></pre><h4>KIT_RESULT</h4>"
                  "<pre class='result'></pre><h4>log</h4><pre class='log'></pre></div>")
     parts.append(f"<script type='application/json' id='kit-data'>{_blob(results, logs)}"
                  "</script>")
@@ -125,10 +133,48 @@ def _blob(results: list[CellResult], logs: dict[str, str]) -> str:
     """The data as JSON a <script> element cannot end early: every '<' (so '</script>' and
     '<!--' too) becomes the JSON escape \\u003c, which JSON.parse reads back as '<'."""
     payload = {"cells": {r.cell_id: r.to_dict() for r in results},
-               "logs": {r.cell_id: logs[r.cell_id][-LOG_CAP:] for r in results
+               "logs": {r.cell_id: fold_symbols(logs[r.cell_id][-LOG_CAP:]) for r in results
                         if r.cell_id in logs}}
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# A mangled C++ name of hundreds of characters (ptxas names CUTLASS kernels so): its head is
+# enough to tell it apart in a log read in a browser.
+_LONG_SYMBOL = re.compile(r"_Z[A-Za-z0-9_]{160,}")
+
+
+def fold_symbols(log: str) -> str:
+    return _LONG_SYMBOL.sub(lambda m: f"{m.group(0)[:72]}…[{len(m.group(0)):,} chars]", log)
+
+
+def _failures(results: list[CellResult]) -> str:
+    e = html.escape
+    bad = [r for r in results
+           if r.outcome not in (Outcome.OK, Outcome.SKIPPED_ARCH, Outcome.NO_GPU)]
+    if not bad:
+        return ""
+    items = "".join(
+        f"<li><button type='button' class='open' data-open='{e(r.cell_id)}'>{e(r.label)}"
+        "</button>: "
+        f"<strong>{e(r.outcome.value)}</strong>"
+        + (f" — cause <code>{e(r.evidence.cause)}</code>" if r.evidence.cause else "")
+        + f": {e(r.reason)}</li>" for r in bad[:200])
+    more = f"<p>… and {len(bad) - 200} more (report.json has all)</p>" if len(bad) > 200 else ""
+    return (f"<div class='failures'><h2>Failures, with cause and evidence</h2><ul>{items}</ul>"
+            f"{more}</div>")
+
+
+def _static(results: list[CellResult]) -> str:
+    e = html.escape
+    flagged = [r for r in results if r.binary_facts.get("warning")]
+    if not flagged:
+        return ""
+    items = "".join(f"<li><button type='button' class='open' data-open='{e(r.cell_id)}'>"
+                    f"{e(r.label)}</button> ⚑ {e(str(r.binary_facts['warning']))}</li>"
+                    for r in flagged)
+    return ("<div class='static'><h2>Static checks of the binaries (no GPU involved)</h2>"
+            f"<ul>{items}</ul></div>")
 
 
 def _legend(results: list[CellResult]) -> str:
@@ -146,8 +192,8 @@ def _filters(results: list[CellResult]) -> str:
             values.setdefault(a, set()).add(v)
     out = []
     for axis, vals in values.items():
-        if len(vals) < 2 and all(axis in r.axes for r in results):
-            continue  # one value everywhere: nothing to filter
+        if len(vals) < 2:
+            continue  # one value wherever the axis exists: nothing to filter
         options = "".join(f"<option value='{e(v)}'>{e(v)}</option>" for v in sorted(vals))
         out.append(f"<label>{e(axis)} <select data-axis='{e(axis)}'>"
                    f"<option value='*'>all</option>{options}</select></label>")
@@ -169,11 +215,14 @@ def _table(t: pivot.Table) -> str:
             if not found:
                 cells.append(f"<td class='empty' data-col='{i}'></td>")
             for x in found:
-                tip = f"{x.label}\n{x.reason}" if x.reason else x.label
-                cells.append(f"<td class='cell' data-id='{e(x.cell_id)}' data-col='{i}' "
+                warning = str(x.binary_facts.get("warning") or "")
+                tip = "\n".join(t for t in (x.label, x.reason, warning) if t)
+                flag = "<span class='flag' title='static check'> ⚑</span>" if warning else ""
+                cells.append(f"<td class='cell{' static' if warning else ''}' "
+                             f"data-id='{e(x.cell_id)}' data-col='{i}' "
                              f"data-outcome='{e(x.outcome.value)}' "
                              f"style='background:{COLOURS[x.outcome]}' title='{e(tip)}'>"
-                             f"{e(x.outcome.value)}</td>")
+                             f"{e(x.outcome.value)}{flag}</td>")
         rows.append(f"<tr class='row'>{''.join(cells)}</tr>")
     corner = e(" × ".join(t.row_axes) or "cells")
     return (f"<section class='table'><h2>{title}</h2><p class='sub'>rows: "

@@ -97,3 +97,22 @@ def test_title_findings_counts_legend_and_environment() -> None:
     assert "GPU: none (no driver)" in page and "toolchain cuda13.0: pip:nvcc-13.0.88" in page
     assert "kit matrix run --preset x" in page
     assert re.search(r"<h2>repro <code>sm12x</code> · arch <code>sm_121a</code></h2>", page)
+
+
+def test_the_page_says_what_report_md_says_and_filters_only_what_varies() -> None:
+    flagged = result("function_template", "int", Outcome.SKIPPED_ARCH,
+                     binary_facts={"warning": "1 cutlass::device_kernel named two ways on the "
+                                              "host (C<128> vs C<128u>)"})
+    rows = [*grid(), flagged]
+    symbol = "_ZN7cutlass13device_kernel" + "N4cute1CILi128EEE" * 20
+    page = html.render(rows, manifest("r1"), {rows[0].cell_id: f"ptxas info: {symbol}\n"})
+    assert "Failures, with cause and evidence" in page
+    assert "Static checks of the binaries" in page and "C&lt;128&gt; vs C&lt;128u&gt;" in page
+    tags = parse(page)
+    marked = [a for t, a in tags.tags if t == "td" and "static" in a.get("class", "")]
+    assert [a["data-id"] for a in marked] == [flagged.cell_id]
+    # every row has repro=sm12x, arch=sm_121a, cutlass=4.2: no drop-down for them
+    axes = [a["data-axis"] for t, a in tags.tags if t == "select"]
+    assert set(axes) <= {"placement", "shape_type", "cuda"} and "repro" not in axes
+    log = json.loads(tags.blob)["logs"][rows[0].cell_id]
+    assert symbol not in log and "chars]" in log  # a mangled name of 300+ characters, folded
