@@ -109,7 +109,7 @@ def test_the_page_says_what_report_md_says_and_filters_only_what_varies() -> Non
     assert "Failures, with cause and evidence" in page
     assert "Static checks of the binaries" in page and "C&lt;128&gt; vs C&lt;128u&gt;" in page
     tags = parse(page)
-    marked = [a for t, a in tags.tags if t == "td" and "static" in a.get("class", "")]
+    marked = [a for t, a in tags.tags if t == "td" and "static" in (a.get("class") or "")]
     assert [a["data-id"] for a in marked] == [flagged.cell_id]
     # every row has repro=sm12x, arch=sm_121a, cutlass=4.2: no drop-down for them
     axes = [a["data-axis"] for t, a in tags.tags if t == "select"]
