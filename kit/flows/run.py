@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,10 @@ from kit.flows import selection
 from kit.flows.selection import Selection, rerun_args
 from kit.report import html, jsonreport, junit, markdown
 from kit.runtime.base import Runtime
-from kit.sources import cuobjdump, cutlass_src
+from kit.sources import cuobjdump, cutlass_src, toolchains
 from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec import matrix
-from kit.spec.model import Cell, CellResult, Outcome
+from kit.spec.model import Cell, CellResult, Outcome, SourceKind
 from kit.spec.options import Options
 from kit.spec.repros import Repro, ReproKind
 from kit.util import files
@@ -132,9 +133,19 @@ def prepare_toolchains(cells: list[Cell], runtime: Runtime, reporter: Reporter,
     python = {(c.toolchain.name, c.cutlass.name) for c in cells
               if repros is not None and repros[c.repro].kind is ReproKind.PYTHON}
     for key, c in pairs.items():
-        reporter.note(f"toolchain {c.toolchain.name}: {c.toolchain.spec}")
+        tc = c.toolchain
+        fresh = tc.kind is SourceKind.PIP and not toolchains.pip_dir(tc.ref).is_dir()
+        reporter.note(f"toolchain {tc.name}: {tc.spec}" + (
+            f" — first use: downloading its wheels (nvcc, crt, nvvm, runtime, cccl) into "
+            f"{toolchains.pip_dir(tc.ref).parent}" if fresh else ""))
+        started = time.monotonic()
         try:
             runtime.prepare(c.toolchain, c.cutlass)
+            if fresh and toolchains.pip_dir(tc.ref).is_dir():
+                size = sum(f.stat().st_size for f in toolchains.pip_dir(tc.ref).rglob("*")
+                           if f.is_file())
+                reporter.note(f"  installed: {size / 2**20:,.0f} MB in "
+                              f"{time.monotonic() - started:.0f} s")
             if key in python:  # here, not in a compile thread that Ctrl-C would wait for
                 runtime.prepare_python(c.toolchain, c.cutlass)
         except (ToolchainError, EngineError) as exc:
