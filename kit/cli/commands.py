@@ -162,6 +162,10 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     with contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
         _, steps = workflow.make_plan(sel, rt)
+        pairs = {(s.cell.toolchain.name, s.cell.cutlass.name): (s.cell.toolchain,
+                                                                 s.cell.cutlass) for s in steps}
+        for warning in rt.warnings(list(pairs.values())):
+            click.echo(f"warning: {warning}", err=True)
     if as_json:
         est = scheduler.estimate(steps, Options(), cached=buildcache.stored(steps))
         _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps],

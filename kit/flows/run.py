@@ -150,7 +150,10 @@ def prepare_toolchains(cells: list[Cell], runtime: Runtime, reporter: Reporter,
                 runtime.prepare_python(c.toolchain, c.cutlass)
         except (ToolchainError, EngineError) as exc:
             # Its cells record infra_error with this message; the rest of the matrix runs.
-            reporter.note(f"  cannot prepare it: {exc.format_message()}")
+            # The first line and the hint: the build's own lines were shown as they came.
+            lines = exc.message.splitlines()
+            reporter.note(f"  cannot prepare it: {lines[0]}"
+                          + (f"\n  hint: {exc.hint}" if exc.hint else ""))
     if cuobjdump.ensure() is None:  # cubin facts are evidence, not a requirement
         reporter.note(f"cuobjdump not found and not installable: no cubin facts "
                       f"(pip install {cuobjdump.WHEEL}, or set KIT_CUOBJDUMP)")

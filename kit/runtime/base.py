@@ -74,6 +74,11 @@ def objects_of(job: CompileJob) -> ObjectCache | None:
 class Runtime(abc.ABC):
     name: str
 
+    def warnings(self, pairs: list[tuple[Toolchain, CutlassSource]]) -> list[str]:
+        """What a run of these toolchain x CUTLASS pairs would meet here, said before it
+        starts (kit matrix plan)."""
+        return []
+
     def capacity(self, opts: Options) -> Options:
         """The run's limits where this runtime decides them (a cluster: its nodes' compile
         slots and memory, not this machine's); as given elsewhere."""

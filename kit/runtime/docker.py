@@ -27,7 +27,7 @@ from kit.sources import flavour, images
 from kit.spec.model import CutlassSource, Toolchain
 from kit.spec.repros import ReproKind
 from kit.util import cache, cmd, peakmem, reaper
-from kit.util.errors import EngineError
+from kit.util.errors import EngineError, KitError
 from kit.util.gpu import GpuReport, detect
 
 CUDA = PurePosixPath("/opt/cuda")
@@ -170,6 +170,20 @@ class DockerRuntime(Runtime):
 
     def record(self) -> dict[str, Any]:
         return {"images": sorted(set(self._ready))} if self._ready else {}
+
+    def warnings(self, pairs: list[tuple[Toolchain, CutlassSource]]) -> list[str]:
+        out = []
+        for tc, cutlass in pairs:
+            try:
+                spec = self.spec(tc, cutlass)
+            except KitError as exc:
+                out.append(f"{tc.name}: {exc.message.splitlines()[0]}")
+                continue
+            if not images.base_present(self.client, spec):
+                out.append(f"{tc.name} x CUTLASS {cutlass.name}: its image is not built and "
+                           f"its base {spec.base} is not here: a run pulls it (without a "
+                           "registry: `docker load` it, or --base a local image)")
+        return list(dict.fromkeys(out))
 
     def prepare(self, tc: Toolchain, cutlass: CutlassSource) -> None:
         self.ensure_image(self.spec(tc, cutlass))

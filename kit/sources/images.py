@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
 import threading
@@ -247,10 +248,26 @@ def ensure(docker_client: Any, spec: ImageSpec, log: Callable[[str], None]) -> b
         log(line)
     if not exists(docker_client, spec.tag):
         why = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), "")
+        if _PULL_FAILED.search(why) and not exists(docker_client, spec.base):
+            raise EngineError(f"the base image {spec.base} is not here and cannot be pulled "
+                              f"({why.removeprefix('ERROR: ')[:160]})",
+                              hint=f"`docker load -i` a saved {spec.base}, point the engine at a "
+                                   "registry mirror, pass --base a local image, or run on the "
+                                   "host toolchains with --runtime host")
         raise EngineError(f"building {spec.tag} failed: {why}\n" + "\n".join(lines[-25:]),
                           hint="check the base image (--base) is present or pullable, "
                                "or run on the host toolchains with --runtime host")
     return True
+
+
+# What an engine says when FROM needs a registry it cannot reach.
+_PULL_FAILED = re.compile(r"registry|no such host|dial tcp|pull access denied|"
+                          r"manifest unknown|TLS handshake|i/o timeout")
+
+
+def base_present(docker_client: Any, spec: ImageSpec) -> bool:
+    """Whether a build of spec needs no pull: its image or its base is already here."""
+    return exists(docker_client, spec.tag) or exists(docker_client, spec.base)
 
 
 def _stream_build(docker_client: Any, spec: ImageSpec) -> Iterator[str]:
