@@ -44,10 +44,12 @@ def render(results: list[CellResult], manifest: dict[str, Any], *,
 
 
 def _table(t: pivot.Table) -> Table:
-    table = Table(show_lines=False)
-    table.add_column(" × ".join(t.row_axes) or "cells", style="cyan")
-    for c in t.cols:
-        table.add_column(" / ".join(c) or "result")
+    table = Table(show_lines=True)
+    widest = max((len(f"{x.outcome.mark} {x.outcome.value}") for x in
+                  (x for r in t.rows for c in t.cols for x in t.at(r, c))), default=8)
+    table.add_column(" × ".join(t.row_axes) or "cells", style="cyan", overflow="fold")
+    for c in t.cols:  # an outcome is read whole: the axis labels give way first
+        table.add_column(" / ".join(c) or "result", overflow="fold", min_width=widest)
     for r in t.rows:
         cells: list[Text | str] = [" · ".join(r)]
         for c in t.cols:
