@@ -55,7 +55,7 @@ def prod(session: nox.Session) -> None:
 def _toolchains() -> dict[str, str]:
     """matrix.yaml's toolchains that have an image (name -> source, e.g. pip: 13.0.88)."""
     data = yaml.safe_load(MATRIX.read_text()) or {}
-    return {name: ", ".join(f"{k}: {v}" for k, v in spec.items())
+    return {name: ", ".join(f"{k}: {str(v).split('@')[0]}" for k, v in spec.items())
             for name, spec in (data.get("toolchains") or {}).items()
             if isinstance(spec, dict) and "host" not in spec}
 

@@ -29,7 +29,7 @@ from kit.flows import run as workflow
 from kit.report import bundle, diff, export, markdown, pivot, plantext, terminal
 from kit.runtime import choose
 from kit.runtime.base import Runtime
-from kit.spec import intake, matrix, repros
+from kit.spec import intake, repros
 from kit.spec.options import Options
 from kit.util import cache, files
 from kit.util.errors import KitError, ResultsError, UsageError
@@ -522,12 +522,12 @@ def images_prune(matrix_path: Path, remove_all: bool, as_json: bool) -> None:
 @images_group.command("lock")
 @matrix_option
 def images_lock(matrix_path: Path) -> None:
-    """Resolve wheel versions and sha256s (PyPI) into images/lock.json."""
-    from kit.sources import lock
-
-    catalogue = selection.repros_of(matrix_path)
-    m = matrix.load(matrix_path, catalogue)
-    path = lock.write(matrix_path.resolve().parent, lock.build(m))
+    """Resolve wheel versions and sha256s (PyPI) into images/lock.json, and check each image
+    toolchain's digest with a registry where one answers."""
+    path, data = image_flow.write_lock(matrix_path)
+    for name, entry in sorted((data.get("images") or {}).items()):
+        state = "verified" if entry.get("verified") else f"unverified ({entry.get('why')})"
+        click.echo(f"{name}: {entry['digest'][:19]}… {state}")
     click.echo(f"wrote {path}")
 
 

@@ -51,3 +51,18 @@ def current_image_tags(matrix_path: Path) -> set[str]:
             with contextlib.suppress(KitError):  # KIT_WHEELS gone: its prod images are strays
                 tags.add(flavour.spec(plain, flavour.Recipe.from_env(), project).tag)
     return tags
+
+
+def write_lock(matrix_path: Path) -> tuple[Path, dict[str, Any]]:
+    """`kit images lock`: wheel pins from PyPI, CUTLASS sha256s, and each image toolchain's
+    digest checked against a registry when an engine can ask one (else recorded unverified)."""
+    from kit.sources import images, lock
+
+    m = matrix.load(matrix_path, selection.repros_of(matrix_path))
+    try:
+        client = images.client()
+    except KitError:
+        client = None
+    inspect = client.api.inspect_distribution if client is not None else None
+    data = lock.build(m, inspect=inspect)
+    return lock.write(matrix_path.resolve().parent, data), data

@@ -20,7 +20,7 @@ from kit.flows import selection
 from kit.flows.selection import Selection, rerun_args
 from kit.report import html, jsonreport, junit, markdown
 from kit.runtime.base import Runtime
-from kit.sources import cuobjdump, cutlass_src, toolchains
+from kit.sources import cuobjdump, cutlass_src, images, toolchains
 from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec import matrix
 from kit.spec.model import Cell, CellResult, Outcome, SourceKind
@@ -181,6 +181,11 @@ def make_manifest(run_dir: RunDir, sel: Selection, m: matrix.Matrix, steps: list
         "jobs": parallel_jobs(opts),
         "gpus": runtime.gpus().to_dict(),
         "toolchains": {n: runtime.toolchain_identity(tc) for n, tc in tcs.items()},
+        # an image column's digest, and whether a registry ever confirmed it (images/lock.json)
+        "digests": {n: {k: v for k, v in entry.items() if k in ("digest", "verified", "why")}
+                    for n, entry in (images.load_lock(m.path.resolve().parent)
+                                     .get("images") or {}).items()
+                    if n in tcs and isinstance(entry, dict)},
         "cutlass": {n: f"{r.source.spec} (CUTLASS {r.version}, {r.identity})"
                     for n, r in resolved.items()},
         "cells": [s.to_dict() for s in steps],

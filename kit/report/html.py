@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from kit.report import pivot
-from kit.report.markdown import LEGEND
+from kit.report.markdown import LEGEND, toolchain_lines
 from kit.spec.model import CellResult, Outcome
 
 COLOURS = {
@@ -242,7 +242,7 @@ def _environment(m: dict[str, Any]) -> str:
         lines.append(f"GPU: none ({gpus.get('error') or 'NVML found no device'})")
     if gpus.get("driver"):
         lines.append(f"driver {gpus['driver']}, CUDA driver API {gpus.get('cuda_driver', '?')}")
-    lines += [f"toolchain {k}: {v}" for k, v in (m.get("toolchains") or {}).items()]
+    lines += toolchain_lines(m)
     lines += [f"CUTLASS {k}: {v}" for k, v in (m.get("cutlass") or {}).items()]
     lines.append(f"runtime: {m.get('runtime', '?')}   kit {m.get('kit_version', '?')}")
     out = ("<details open><summary>Environment and how to re-run</summary><pre>"

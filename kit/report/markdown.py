@@ -107,8 +107,7 @@ def _environment(m: dict[str, Any]) -> list[str]:
         out.append(f"GPU: none ({gpus.get('error') or 'NVML found no device'})")
     if gpus.get("driver"):
         out.append(f"driver {gpus['driver']}, CUDA driver API {gpus.get('cuda_driver', '?')}")
-    for name, tc in (m.get("toolchains") or {}).items():
-        out.append(f"toolchain {name}: {tc}")
+    out += toolchain_lines(m)
     for name, cl in (m.get("cutlass") or {}).items():
         out.append(f"CUTLASS {name}: {cl}")
     out.append(f"runtime: {m.get('runtime', '?')}   kit {m.get('kit_version', '?')}")
@@ -120,4 +119,16 @@ def _environment(m: dict[str, Any]) -> list[str]:
     if m.get("command"):
         out += ["Re-run:", "", "```sh", m["command"], "```", ""]
     out += ["</details>", ""]
+    return out
+
+
+def toolchain_lines(m: dict[str, Any]) -> list[str]:
+    """One line a toolchain; an image column says whether its digest was ever verified."""
+    out = []
+    digests = m.get("digests") or {}
+    for name, tc in (m.get("toolchains") or {}).items():
+        pin = digests.get(name) or {}
+        note = "" if not pin else " (digest verified by a registry)" if pin.get("verified") \
+            else f" (digest not verified: {pin.get('why') or 'never pulled'})"
+        out.append(f"toolchain {name}: {tc}{note}")
     return out

@@ -26,7 +26,7 @@ from kit.runtime.pyrepro import JIT_MEMORY_SHARE
 from kit.sources import flavour, images
 from kit.spec.model import CutlassSource, Toolchain
 from kit.spec.repros import ReproKind
-from kit.util import cache, cmd, peakmem, reaper
+from kit.util import cache, cmd, peakmem, platform, reaper
 from kit.util.errors import EngineError, KitError
 from kit.util.gpu import GpuReport, detect
 
@@ -81,9 +81,11 @@ def gpu_access(docker_client: Any) -> GpuAccess:
                  for name, path in libs.items()})
 
 
-# Where drivers put their libraries when ldconfig's cache does not list them.
-DRIVER_DIRS = ("/usr/local/nvidia/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64",
-               "/usr/lib/wsl/lib")
+def driver_dirs(machine: str | None = None) -> tuple[str, ...]:
+    """Where drivers put their libraries when ldconfig's cache does not list them, on this
+    machine's architecture (an aarch64 DGX Spark: /usr/lib/aarch64-linux-gnu)."""
+    return ("/usr/local/nvidia/lib64", f"/usr/lib/{platform.arch(machine).multiarch}",
+            "/usr/lib64", "/usr/lib/wsl/lib")
 
 
 def _driver_libs() -> dict[str, str]:
@@ -94,7 +96,7 @@ def _driver_libs() -> dict[str, str]:
         if m and m.group(1) in DRIVER_LIBS and "x86-64" in m.group(2):
             found.setdefault(m.group(1), m.group(3))
     for name in DRIVER_LIBS:
-        for folder in DRIVER_DIRS:
+        for folder in driver_dirs():
             if name not in found and (Path(folder) / name).exists():
                 found[name] = str(Path(folder) / name)
     return {name: str(Path(path).resolve()) for name, path in found.items()}
@@ -169,7 +171,22 @@ class DockerRuntime(Runtime):
         return self.prod_spec(tc, cutlass).tag
 
     def record(self) -> dict[str, Any]:
-        return {"images": sorted(set(self._ready))} if self._ready else {}
+        if not self._ready:
+            return {}
+        return {"images": sorted(set(self._ready)), "bases": self._bases()}
+
+    def _bases(self) -> dict[str, dict[str, Any]]:
+        """Each base the run's images started from, as this engine holds it: the platform it
+        is (amd64, arm64) and its image id, beside the reference and digest it was asked by."""
+        out: dict[str, dict[str, Any]] = {}
+        for spec in self._specs.values():
+            if spec.base in out or not images.exists(self.client, spec.base):
+                continue
+            attrs = self.client.images.get(spec.base).attrs
+            out[spec.base] = {"platform": f"{attrs.get('Os')}/{attrs.get('Architecture')}",
+                              "id": attrs.get("Id", ""),
+                              "repo_digests": attrs.get("RepoDigests") or []}
+        return out
 
     def warnings(self, pairs: list[tuple[Toolchain, CutlassSource]]) -> list[str]:
         out = []

@@ -31,10 +31,18 @@ class HostRuntime(Runtime):
         return detect()
 
     def toolchain_identity(self, tc: Toolchain) -> str:
+        if tc.kind in (SourceKind.IMAGE, SourceKind.APT):
+            # planned like any column; its cells say at prepare time that they need Docker
+            return f"{tc.spec} (docker runtime only)"
         if tc.kind is SourceKind.PIP and tc.name not in self._resolved:
             # a pinned wheel version is its identity: no install needed to plan
             return f"pip:nvcc-{tc.ref}+{toolchains.host_compiler()}"
         return self.resolve(tc).identity
+
+    def warnings(self, pairs: list[tuple[Toolchain, CutlassSource]]) -> list[str]:
+        return [f"{tc.name} ({tc.spec}) needs the docker runtime: its cells are infra_error "
+                "with --runtime host" for tc in dict.fromkeys(tc for tc, _ in pairs)
+                if tc.kind in (SourceKind.IMAGE, SourceKind.APT)]
 
     def resolve(self, tc: Toolchain) -> ResolvedToolchain:
         if tc.name in self._failed:

@@ -159,8 +159,8 @@ def toolchain_args(tc: Toolchain, base: str | None) -> dict[str, str]:
     if tc.kind is SourceKind.APT:
         return {"TOOLCHAIN": "apt", "APT_SUITE": tc.ref,
                 "BASE": base or DEFAULT_APT_BASE.get(tc.ref, f"debian:{tc.ref}-slim")}
-    if tc.kind is SourceKind.IMAGE:
-        return {"TOOLCHAIN": "image", "BASE": base or tc.ref}
+    if tc.kind is SourceKind.IMAGE:  # the image is the toolchain: --base cannot replace it
+        return {"TOOLCHAIN": "image", "BASE": tc.ref}
     raise ToolchainError(f"toolchain '{tc.name}' is host:, which needs no image",
                          hint="use --runtime host for host: toolchains")
 
@@ -249,11 +249,15 @@ def ensure(docker_client: Any, spec: ImageSpec, log: Callable[[str], None]) -> b
     if not exists(docker_client, spec.tag):
         why = next((ln for ln in reversed(lines) if ln.startswith("ERROR")), "")
         if _PULL_FAILED.search(why) and not exists(docker_client, spec.base):
+            own = spec.toolchain.kind is SourceKind.IMAGE  # its CUDA is the base: no --base
             raise EngineError(f"the base image {spec.base} is not here and cannot be pulled "
                               f"({why.removeprefix('ERROR: ')[:160]})",
                               hint=f"`docker load -i` a saved {spec.base}, point the engine at a "
-                                   "registry mirror, pass --base a local image, or run on the "
-                                   "host toolchains with --runtime host")
+                                   "registry mirror, " + (
+                                       "or run another column (--axis cuda=NAME of a pip: "
+                                       "toolchain)" if own else
+                                       "pass --base a local image, or run on the host "
+                                       "toolchains with --runtime host"))
         raise EngineError(f"building {spec.tag} failed: {why}\n" + "\n".join(lines[-25:]),
                           hint="check the base image (--base) is present or pullable, "
                                "or run on the host toolchains with --runtime host")

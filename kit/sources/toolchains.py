@@ -56,7 +56,8 @@ def resolve(tc: Toolchain) -> ResolvedToolchain:
     else:
         raise ToolchainError(
             f"toolchain '{tc.name}' ({tc.spec}) lives in a Docker image",
-            hint="use --runtime docker, or pick a host:/pip: toolchain with --only cuda=NAME",
+            hint="use --runtime docker, or another column with --axis cuda=NAME (a host: "
+                 "or pip: toolchain)",
         )
     return probe(tc, home)
 
