@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 import traceback
@@ -25,6 +27,7 @@ from kit.engine.progress import Reporter
 from kit.flows import bisect as bisect_run
 from kit.flows import doctor, selection
 from kit.flows import images as image_flow
+from kit.flows import reduce as reduce_flow
 from kit.flows import run as workflow
 from kit.report import bundle, diff, export, markdown, pivot, plantext, terminal
 from kit.runtime import choose
@@ -366,6 +369,60 @@ def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
         return
     click.echo((folder / "bisect.md").read_text())
     click.echo(f"results: {folder}  (bisect.md, bisect.json, report.md)", err=True)
+
+
+@cli.command("reduce")
+@click.argument("cell")
+@matrix_option
+@preset_option
+@only_option
+@axis_option
+@results_option
+@click.option("--run", "run_ref", metavar="RUN", help="Take the cell and its outcome from this "
+              "run; the reduction lands in its folder.")
+@click.option("--oracle", type=click.Choice(["static", "compile_error"]),
+              help="What must stay true [compile_error for a cell that did not compile, "
+                   "else static: a kernel named two ways].")
+@click.option("--budget", default="30m", show_default=True, metavar="DURATION",
+              help="How long C-Vise may work (90s, 30m, 2h); run again to go on from the best.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Tests C-Vise runs at once [cores].")
+@json_option
+def reduce_cmd(cell: str, matrix_path: Path, preset: str | None, only: tuple[str, ...],
+               axis: tuple[str, ...], results_root: Path, run_ref: str | None,
+               oracle: str | None, budget: str, jobs: int | None, as_json: bool) -> None:
+    """Reduce a cell to the smallest file that still shows its property (C-Vise).
+
+    \b
+    The cell's host translation unit (nvcc -cuda) is reduced with the host compiler alone in
+    the loop, judged by one of kit's oracles; the result is a file and one command
+    (sh test.sh) that shows the property from a clean folder, for a compiler team.
+    \b
+      kit reduce --preset sm90 placement=function_template,tile_k=unsigned_trait \\
+                 --only repro=sm90_fp8_blockwise_grouped --axis cuda=host --budget 1h
+    """
+    sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
+    with Reporter(quiet=as_json) as reporter:
+        found = reduce_flow.run(sel, cell, results_root=results_root, run_ref=run_ref,
+                                oracle=oracle, budget=_duration(budget),
+                                jobs=jobs or os.cpu_count() or 1, reporter=reporter)
+    if as_json:
+        _echo_json(dataclasses.asdict(found))
+        return
+    ended = "finished" if found.finished else "budget spent: run again to go on"
+    click.echo(f"{found.cell}: {found.lines_before:,} -> {found.lines_after:,} lines "
+               f"({found.bytes_before:,} -> {found.bytes_after:,} bytes) in "
+               f"{found.seconds:.0f} s; {ended}; the property "
+               f"{'holds' if found.holds else 'DOES NOT hold'} from a clean folder")
+    for name, what in found.compilers.items():
+        click.echo(f"  {name}: {what}")
+
+
+def _duration(text: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|m|h)?", text.strip())
+    if m is None:
+        raise UsageError(f"--budget {text}: expected a duration such as 90s, 30m or 2h")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
 
 
 @cli.command("report")
