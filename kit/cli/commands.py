@@ -27,6 +27,7 @@ from kit.engine.progress import Reporter
 from kit.flows import bisect as bisect_run
 from kit.flows import doctor, selection
 from kit.flows import images as image_flow
+from kit.flows import pack as pack_flow
 from kit.flows import reduce as reduce_flow
 from kit.flows import run as workflow
 from kit.report import bundle, diff, export, markdown, pivot, plantext, terminal
@@ -195,6 +196,11 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @setting("compile_timeout")
 @setting("run_timeout")
 @setting("max_cells")
+@click.option("--compile-only", is_flag=True, help="Compile every cell and run none; "
+              "`kit pack` then carries the builds to a GPU machine.")
+@click.option("--from", "from_pack", type=click.Path(path_type=Path), metavar="PACK",
+              help="Run a pack's cells here (made by `kit pack` where they were compiled); "
+                   "no toolchain, CUTLASS or network needed.")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None,
               metavar="[RUN]", help="Continue a run: finished cells are kept (default: latest).")
 @click.option("--rerun", is_flag=True, help="Compile and run every cell again, even those an "
@@ -204,7 +210,8 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
                results_root: Path, jobs: int | None,
                mem_gb: float | None, compile_gb: float, compile_timeout: float,
-               run_timeout: float, max_cells: int, resume: str | None, rerun: bool,
+               run_timeout: float, max_cells: int, compile_only: bool,
+               from_pack: Path | None, resume: str | None, rerun: bool,
                as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
     sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis,
@@ -212,11 +219,18 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                              + (("--cluster", cluster) if cluster else ()))
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb,
                    compile_timeout=compile_timeout, run_timeout=run_timeout,
-                   max_cells=max_cells, resume=resume is not None)
+                   max_cells=max_cells, resume=resume is not None, compile_only=compile_only)
+    if from_pack is not None and (compile_only or preset or only or axis):
+        raise UsageError("--from runs a pack's own cells",
+                         hint="choose the cells when packing; --from takes no selection")
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
-        run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,
-                                      reporter=reporter, resume_ref=resume, rerun=rerun)
+        if from_pack is not None:
+            run_dir, final = pack_flow.run_from(from_pack, rt, results_root=results_root,
+                                                opts=opts, reporter=reporter)
+        else:
+            run_dir, final = workflow.run(sel, rt, results_root=results_root, opts=opts,
+                                          reporter=reporter, resume_ref=resume, rerun=rerun)
     if as_json:
         _echo_json({"run": str(run_dir.path), "counts": pivot.counts(final),
                     "findings": pivot.findings(final)})
@@ -369,6 +383,24 @@ def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
         return
     click.echo((folder / "bisect.md").read_text())
     click.echo(f"results: {folder}  (bisect.md, bisect.json, report.md)", err=True)
+
+
+@cli.command("pack")
+@click.argument("run", required=False)
+@results_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The pack to write (a .tar.gz).")
+def pack_cmd(run: str | None, results_root: Path, output: Path) -> None:
+    """Pack a run's builds for a GPU machine (default: the latest run).
+
+    \b
+      kit matrix run --preset sm90 --compile-only     here, where the toolchains are
+      kit pack -o sm90.kitpack.tar.gz
+      kit matrix run --from sm90.kitpack.tar.gz       there, where the GPU is
+    """
+    run_dir = results.find(results_root, run)
+    cells, size = pack_flow.make(run_dir, output)
+    click.echo(f"wrote {output}: {cells} cells, {size / 2**20:,.1f} MB")
 
 
 @cli.command("reduce")

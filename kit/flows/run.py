@@ -28,10 +28,15 @@ from kit.spec.options import Options
 from kit.spec.repros import Repro, ReproKind
 from kit.util import files
 from kit.util.errors import EngineError, InfraError, KitError, ToolchainError, UsageError
+from kit.util.gpu import GpuReport
+
+COMPILE_ONLY = GpuReport(gpus=(), error="compile only (--compile-only): `kit pack` carries "
+                                         "the builds to a GPU machine")
 
 
 def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
-          cutlass: dict[str, ResolvedCutlass] | None = None) -> plan.Facts:
+          cutlass: dict[str, ResolvedCutlass] | None = None,
+          compile_only: bool = False) -> plan.Facts:
     used_tc = {c.toolchain.name: c.toolchain for c in cells}
     used_cl = {c.cutlass.name: c.cutlass for c in cells}
     python_pairs = {(c.toolchain.name, c.cutlass.name): c for c in cells
@@ -41,7 +46,7 @@ def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
         cutlass_ids={n: (cutlass[n].identity if cutlass and n in cutlass else src.spec)
                      for n, src in used_cl.items()},
         source_digests={r: m.repros[r].source_digest() for r in {c.repro for c in cells}},
-        gpus=runtime.gpus(),
+        gpus=COMPILE_ONLY if compile_only else runtime.gpus(),
         python_ids={pair: runtime.python_identity(c.toolchain, c.cutlass)
                     for pair, c in python_pairs.items()},
     )
@@ -64,7 +69,7 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
     reporter.note(f"{len(cells)} cells from {m.path}"
                   + (f" (preset {sel.preset})" if sel.preset else ""))
     resolved = resolve_cutlass(cells, reporter)
-    steps = plan.plan(cells, m.repros, facts(m, cells, runtime, resolved))
+    steps = plan.plan(cells, m.repros, facts(m, cells, runtime, resolved, opts.compile_only))
     run_dir = results.find(results_root, resume_ref) if opts.resume \
         else results.create(results_root)
     with run_dir.lock():

@@ -49,6 +49,7 @@ class Options:
     run_timeout: float = 120.0
     max_cells: int = 2000
     resume: bool = False
+    compile_only: bool = False  # compile every cell, run none (then `kit pack` carries them)
 
 
 def _check() -> None:

@@ -1,0 +1,98 @@
+"""Compile here, run there: a pack carries a run's real binaries; a run --from it uses none
+of the compile machine's outcomes, and a damaged pack is refused before anything runs."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kit.cli.commands import cli
+from kit.engine import packs, results
+from kit.spec.model import Outcome
+from kit.util import gpu
+from tests.integration.conftest import fresh_cache, selftest_project
+
+
+def kit(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return r.exit_code, r.output
+
+
+@pytest.fixture
+def pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    matrix = selftest_project(tmp_path, "arch: [sm_90a, sm_121a]\nmode: [ok]\n")
+    monkeypatch.setenv("KIT_CACHE", str(fresh_cache(tmp_path, "compile-cache")))
+    code, out = kit("matrix", "run", "--matrix", str(matrix), "--runtime", "host",
+                    "--compile-only", "--results", str(tmp_path / "compiled"))
+    assert code == 0, out
+    compiled = results.find(tmp_path / "compiled", None).load().results
+    assert {r.outcome for r in compiled} == {Outcome.NO_GPU}
+    assert all("compile only" in r.reason for r in compiled)
+    code, out = kit("pack", "--results", str(tmp_path / "compiled"), "-o",
+                    str(tmp_path / "cells.kitpack.tar.gz"))
+    assert code == 0 and "2 cells" in out, out
+    # the run side: another cache, with nothing compiled in it
+    monkeypatch.setenv("KIT_CACHE", str(fresh_cache(tmp_path, "run-cache")))
+    return tmp_path / "cells.kitpack.tar.gz"
+
+
+def test_a_pack_runs_where_it_was_not_compiled(pack: Path, tmp_path: Path) -> None:
+    code, out = kit("matrix", "run", "--from", str(pack), "--runtime", "host", "--results",
+                    str(tmp_path / "ran"))
+    assert code == 0, out
+    run = results.find(tmp_path / "ran", None)
+    cells = run.load().results
+    assert len(cells) == 2 and all(r.compile_cached for r in cells)  # nothing compiled here
+    manifest = run.manifest()
+    assert manifest["from_pack"]["compile_side"]["toolchains"]["cuda13.0"].startswith("pip:")
+    assert "--from" in manifest["command"] and "kit pack" in manifest["command"]
+    if not gpu.detect().present:
+        assert {r.outcome for r in cells} == {Outcome.NO_GPU}
+        assert out.count("not run here: no GPU") == 1  # said once, not once a cell
+
+
+def rewrite(pack: Path, change: dict[str, bytes]) -> Path:
+    """The same pack with some members' bytes replaced (pack.json left as it was)."""
+    out = pack.with_name("changed.tar.gz")
+    with tarfile.open(pack, "r:gz") as src, tarfile.open(out, "w:gz") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
+            if m.name in change:
+                data = change[m.name]
+            m.size = len(data)
+            dst.addfile(m, io.BytesIO(data))
+    return out
+
+
+def test_a_tampered_or_truncated_pack_is_refused_and_nothing_runs(pack: Path,
+                                                                   tmp_path: Path) -> None:
+    with tarfile.open(pack, "r:gz") as tar:
+        binary = next(m.name for m in tar.getmembers() if m.name.endswith("/bin"))
+    tampered = rewrite(pack, {binary: b"\x7fELF not the binary that was compiled"})
+    code, out = kit("matrix", "run", "--from", str(tampered), "--runtime", "host",
+                    "--results", str(tmp_path / "ran"))
+    assert code == 6 and "does not match its sha256" in out
+    assert not (tmp_path / "ran").exists()  # refused before a run folder was made
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(pack.read_bytes()[: pack.stat().st_size // 2])
+    code, out = kit("matrix", "run", "--from", str(truncated), "--runtime", "host",
+                    "--results", str(tmp_path / "ran"))
+    assert code == 6 and "not a whole pack" in out
+
+
+def test_a_pack_of_another_format_is_refused_and_another_kit_version_said(
+        pack: Path, tmp_path: Path) -> None:
+    with tarfile.open(pack, "r:gz") as tar:
+        data = json.loads(tar.extractfile("pack.json").read())  # type: ignore[union-attr]
+    newer = rewrite(pack, {"pack.json": json.dumps({**data, "format": 99}).encode()})
+    with pytest.raises(packs.PackError, match="pack format 99"):
+        packs.open_pack(newer, tmp_path / "open1")
+    older = rewrite(pack, {"pack.json": json.dumps({**data, "kit_version": "0.0.1"}).encode()})
+    code, out = kit("matrix", "run", "--from", str(older), "--runtime", "host", "--results",
+                    str(tmp_path / "ran"))
+    assert code == 0 and "pack made by kit 0.0.1" in out
