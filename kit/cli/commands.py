@@ -196,6 +196,7 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @setting("compile_timeout")
 @setting("run_timeout")
 @setting("max_cells")
+@setting("gpus")
 @click.option("--compile-only", is_flag=True, help="Compile every cell and run none; "
               "`kit pack` then carries the builds to a GPU machine.")
 @click.option("--from", "from_pack", type=click.Path(path_type=Path), metavar="PACK",
@@ -210,7 +211,7 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                axis: tuple[str, ...], runtime: str, base: str | None, cluster: str | None,
                results_root: Path, jobs: int | None,
                mem_gb: float | None, compile_gb: float, compile_timeout: float,
-               run_timeout: float, max_cells: int, compile_only: bool,
+               run_timeout: float, max_cells: int, gpus: int | None, compile_only: bool,
                from_pack: Path | None, resume: str | None, rerun: bool,
                as_json: bool) -> None:
     """Compile every cell, run it where the GPU can, classify, store, report."""
@@ -219,7 +220,8 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                              + (("--cluster", cluster) if cluster else ()))
     opts = Options(jobs=jobs, mem_gb=mem_gb, compile_gb=compile_gb,
                    compile_timeout=compile_timeout, run_timeout=run_timeout,
-                   max_cells=max_cells, resume=resume is not None, compile_only=compile_only)
+                   max_cells=max_cells, resume=resume is not None, compile_only=compile_only,
+                   gpus=gpus)
     if from_pack is not None and (compile_only or preset or only or axis):
         raise UsageError("--from runs a pack's own cells",
                          hint="choose the cells when packing; --from takes no selection")

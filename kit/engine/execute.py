@@ -7,11 +7,12 @@ are killed, nothing half-written stays, and `kit matrix run --resume` picks up t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from kit.engine import buildcache, classify, history, scheduler
+from kit.engine import buildcache, classify, history, routing, scheduler
 from kit.engine.buildcache import Build
 from kit.engine.plan import RunDecision, Step
 from kit.engine.progress import Reporter
@@ -46,9 +47,18 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                    estimate=predicted.seconds if predicted.measured else None)
     done = hits = unstarted = 0
     compile_pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="nvcc")
-    gpu_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu")  # one run at a time
+    # One queue per GPU (a run at a time on each); cells that run nowhere take a queue of
+    # their own. A runtime that places runs itself (a cluster) gets one queue, as it asks.
+    router = routing.Router.over(runtime.gpus().gpus if runtime.routes_gpus() else (),
+                                 opts.gpus)
+    gpu_pools = {g.index: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"gpu{g.index}")
+                 for g in router.gpus}
+    side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpu")
+    if len(router.gpus) > 1:
+        reporter.note(f"{len(router.gpus)} GPUs, one queue each: "
+                      + ", ".join(f"{g.index} {g.name} (cc {g.cc_text})" for g in router.gpus))
     builds: dict[Future[Build], scheduler.Job] = {}
-    runs: dict[Future[CellResult], Step] = {}
+    runs: dict[Future[CellResult], tuple[Step, int | None]] = {}
     try:
         while sched.queue or builds or runs:
             while (job := sched.next()) is not None:
@@ -68,13 +78,20 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                     # the toolchain or engine failed before any compiler ran
                     unstarted += build.verdict is not None and \
                         build.verdict.outcome is Outcome.INFRA_ERROR
-                    # Runs go to the GPU thread, while compiles go on.
+                    # Runs go to their GPU's queue, while compiles go on.
                     for step in job.group:
-                        runs[gpu_pool.submit(_finish, step, build, repros, runtime, run_dir,
-                                             opts, reporter)] = step
+                        routed = _route(step, build, router)
+                        pool = gpu_pools[routed.gpu_index] if routed.gpu_index is not None \
+                            and routed.gpu_index in gpu_pools else side_pool
+                        runs[pool.submit(_finish, routed, build, repros, runtime, run_dir,
+                                         opts, reporter)] = (routed, routed.gpu_index
+                                                            if pool is not side_pool else None)
                 else:
-                    runs.pop(fut)
+                    ran, index = runs.pop(fut)
                     result: CellResult = fut.result()
+                    if index is not None and (why := router.done(result, index)):
+                        reporter.note(f"GPU {index} faulted ({why}) running {ran.cell.label}: "
+                                      "it takes no more cells; the other GPUs go on")
                     run_dir.save(result)
                     results.append(result)
                     done += 1
@@ -90,7 +107,8 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
         raise
     finally:
         compile_pool.shutdown(wait=True, cancel_futures=True)
-        gpu_pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (*gpu_pools.values(), side_pool):
+            pool.shutdown(wait=True, cancel_futures=True)
         reporter.stop()
     if by_key:
         compiled = len(by_key) - hits - unstarted
@@ -98,6 +116,22 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                       "compiled" + (f", {unstarted} not started (infra_error)" if unstarted
                                     else ""))
     return results
+
+
+def _route(step: Step, build: Build, router: routing.Router) -> Step:
+    """The step with the GPU it runs on: the least busy one that can, when there is a
+    choice; as planned where the runtime routes itself; not run where every GPU that could
+    has faulted."""
+    if step.run is not RunDecision.RUN or not build.ok or not router.gpus:
+        return step
+    gpu = router.route(step.cell.arch)
+    if gpu is None:  # not the kernel's doing: the run says why, as infra_error
+        return dataclasses.replace(step, gpu_index=None, gpu=None,
+                                   reason=FAULTED + router.why_none(step.cell.arch))
+    return dataclasses.replace(step, gpu_index=gpu.index, gpu=gpu)
+
+
+FAULTED = "no healthy GPU left for it: "
 
 
 def _learn(job: scheduler.Job, build: Build) -> None:
@@ -121,6 +155,10 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
         v = build.verdict
         assert v is not None
         return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
+                          finished=now(), **base)
+    if step.reason.startswith(FAULTED):
+        return CellResult(outcome=Outcome.INFRA_ERROR, reason=step.reason,
+                          evidence=Evidence(cause="gpu_faulted", detail=step.reason),
                           finished=now(), **base)
     if step.run is not RunDecision.RUN:
         outcome = Outcome(step.run.value)
@@ -156,4 +194,5 @@ def _run(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime,
                             repros[step.cell.repro].expect, build.facts, step.gpu)
     return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
                       kit_result=v.kit_result, exit_status=done.returncode, node=done.node,
+                      gpu=f"{step.gpu.index}: {step.gpu.name}" if step.gpu else "",
                       run_seconds=round(done.seconds, 3), finished=now(), **base)

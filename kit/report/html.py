@@ -72,7 +72,7 @@ function show(id) {
     + (ev.detail && !(c.reason || '').includes(ev.detail) ? ' — ' + ev.detail : '') : '';
   d.querySelector('.times').textContent = 'compile ' + (c.compile_seconds ?? '–') + ' s'
     + (c.compile_cached ? ' (cached)' : '') + ', run ' + (c.run_seconds ?? '–')
-    + ' s, exit status ' + (c.exit_status ?? '–');
+    + ' s, exit status ' + (c.exit_status ?? '–') + (c.gpu ? ', GPU ' + c.gpu : '');
   const facts = ev.facts || {};
   d.querySelector('.evidence').textContent = Object.keys(facts).length
     ? JSON.stringify(facts, null, 2) : '(no further facts)';

@@ -77,7 +77,8 @@ def _failures(results: list[CellResult]) -> list[str]:
     out = ["#### Failures, with cause and evidence", ""]
     for r in bad[:60]:
         cause = f" — cause `{r.evidence.cause}`" if r.evidence.cause else ""
-        out.append(f"- `{r.label}`: **{r.outcome.value}**{cause}: {r.reason}")
+        where = f" (GPU {r.gpu})" if r.gpu else ""
+        out.append(f"- `{r.label}`{where}: **{r.outcome.value}**{cause}: {r.reason}")
     if len(bad) > 60:
         out.append(f"- … and {len(bad) - 60} more (report.json has all)")
     return [*out, ""]

@@ -79,6 +79,10 @@ class Runtime(abc.ABC):
         starts (kit matrix plan)."""
         return []
 
+    def routes_gpus(self) -> bool:
+        """Whether kit keeps a queue per GPU of runtime.gpus() (a cluster places runs itself)."""
+        return True
+
     def capacity(self, opts: Options) -> Options:
         """The run's limits where this runtime decides them (a cluster: its nodes' compile
         slots and memory, not this machine's); as given elsewhere."""

@@ -60,6 +60,9 @@ class RayRuntime(Runtime):
     def capacity(self, opts: Options) -> Options:
         return options_for(self, opts)
 
+    def routes_gpus(self) -> bool:
+        return False  # Ray places each run on a node's GPU itself
+
     def __init__(self, address: str, *, mode: str = "host", project: Path,
                  base: str | None = None, probe_timeout: float = 120.0) -> None:
         if mode not in MODES:

@@ -187,6 +187,7 @@ class CellResult:
     binary: str = ""  # compile key of the binary that ran
     binary_facts: dict[str, Any] = field(default_factory=dict)  # kit.binary.inspect
     node: str = ""  # the cluster node the cell ran on ("" when it ran where kit runs)
+    gpu: str = ""  # the GPU it ran on ("0: NVIDIA H100 80GB HBM3"); "" when it did not run
     started: str = ""
     finished: str = ""
 

@@ -32,6 +32,8 @@ SETTINGS: dict[str, Setting] = {
     "run_timeout": Setting(("--run-timeout",), "KIT_RUN_TIMEOUT", 120.0,
                            "Seconds before a running kernel is killed (outcome: timeout).",
                            float, 1),
+    "gpus": Setting(("--gpus",), "KIT_GPUS", None,
+                    "How many of the machine's GPUs run cells, one queue each [all].", int, 1),
     "max_cells": Setting(("--max-cells",), "KIT_MAX_CELLS", 2000,
                          "A run of more cells is refused (a typo in an axis can multiply a "
                          "matrix); raise it to mean it.", int, 1),
@@ -50,6 +52,7 @@ class Options:
     max_cells: int = 2000
     resume: bool = False
     compile_only: bool = False  # compile every cell, run none (then `kit pack` carries them)
+    gpus: int | None = None  # the first N GPUs take cells (--gpus); all by default
 
 
 def _check() -> None:
