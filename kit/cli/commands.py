@@ -22,7 +22,7 @@ from rich.console import Console
 from kit import __version__
 from kit.cli.cluster import cluster_group
 from kit.cli.settings import setting
-from kit.engine import buildcache, plan, results, scheduler
+from kit.engine import buildcache, plan, predict, results, scheduler
 from kit.engine.progress import Reporter
 from kit.flows import bisect as bisect_run
 from kit.flows import doctor, selection
@@ -30,7 +30,7 @@ from kit.flows import images as image_flow
 from kit.flows import pack as pack_flow
 from kit.flows import reduce as reduce_flow
 from kit.flows import run as workflow
-from kit.report import bundle, diff, export, markdown, pivot, plantext, terminal
+from kit.report import bundle, diff, export, markdown, pivot, plantext, score, terminal
 from kit.runtime import choose
 from kit.runtime.base import Runtime
 from kit.spec import intake, repros
@@ -274,6 +274,27 @@ def matrix_show(run: str | None, results_root: Path, rows: str, cols: str, fmt: 
 
 def _axes_arg(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
+@matrix_group.command("score")
+@click.argument("predicted_run")
+@click.argument("real_run")
+@results_option
+@json_option
+def matrix_score(predicted_run: str, real_run: str, results_root: Path, as_json: bool) -> None:
+    """Score one run's predictions (cells no GPU there ran) against another's real outcomes.
+
+    \b
+      kit matrix run --preset sm90 --compile-only    (a CPU machine: predictions only)
+      kit matrix score latest RUN_ON_THE_GPU
+    """
+    predicted = results.find(results_root, predicted_run)
+    real = results.find(results_root, real_run)
+    found = predict.score(predicted.load().results, real.load().results)
+    if as_json:
+        _echo_json(found)
+        return
+    click.echo(score.render(found, predicted.run_id, real.run_id), nl=False)
 
 
 @matrix_group.command("diff")

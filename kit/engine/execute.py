@@ -12,7 +12,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from kit.engine import buildcache, classify, history, routing, scheduler
+from kit.engine import buildcache, classify, history, predict, routing, scheduler
 from kit.engine.buildcache import Build
 from kit.engine.plan import RunDecision, Step
 from kit.engine.progress import Reporter
@@ -21,7 +21,7 @@ from kit.runtime.base import RunJob, Runtime
 from kit.sources.cutlass_src import ResolvedCutlass
 from kit.spec.model import CellResult, Evidence, Outcome
 from kit.spec.options import Options
-from kit.spec.repros import Repro
+from kit.spec.repros import Repro, ReproKind
 from kit.util import cmd
 from kit.util.errors import KitError
 
@@ -166,6 +166,8 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
         return CellResult(outcome=outcome, reason=f"compiled; not run: {step.reason}"
                           + (f" (static check: {warning})" if warning else ""),
                           evidence=Evidence(cause=outcome.value, detail=step.reason),
+                          prediction=_predict(step, build, repros[step.cell.repro], runtime,
+                                              run_dir, opts),
                           finished=now(), **base)
     assert build.binary is not None and step.gpu_index is not None
     reporter.running(step.cell.label, started=True)
@@ -173,6 +175,27 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
         return _run(step, build, repros, runtime, run_dir, opts, base)
     finally:
         reporter.running(step.cell.label, started=False)
+
+
+def _predict(step: Step, build: Build, repro: Repro, runtime: Runtime, run_dir: RunDir,
+             opts: Options) -> dict[str, Any] | None:
+    """What the cell's target would likely do: from the binary's static facts, and from what
+    its host side reports with KIT_FACTS_ONLY=1 where it can run here without a GPU."""
+    if build.binary is None or repro.kind is ReproKind.PYTHON:
+        return None
+    facts = None
+    if repro.harness and runtime.facts_runs:
+        log = run_dir.path / "logs" / f"{step.cell_id}.facts.log"
+        try:
+            done = runtime.run(RunJob(binary=build.binary, args=repro.run_args, gpu_index=-1,
+                                      log=log, timeout=min(60.0, opts.run_timeout),
+                                      env={"KIT_FACTS_ONLY": "1"}))
+            line = classify.parse_line(done.output)
+            facts = line if line and line.get("stage") == "facts" else None
+        except KitError:
+            facts = None
+    return predict.predict(step.cell.arch, facts, build.facts).to_dict() | (
+        {"smem_bytes": facts.get("smem_bytes")} if facts else {})
 
 
 def _run(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime,

@@ -13,6 +13,7 @@ from typing import Any
 
 from kit.report import pivot
 from kit.report.markdown import LEGEND, toolchain_lines
+from kit.report.markdown import predictions as markdown_predictions
 from kit.spec.model import CellResult, Outcome
 
 COLOURS = {
@@ -118,6 +119,11 @@ def render(results: list[CellResult], manifest: dict[str, Any], logs: dict[str, 
     parts += [_table(t) for t in pivot.tables(results)]
     parts.append(_failures(results))
     parts.append(_static(results))
+    told = markdown_predictions(results)
+    if told:  # a prediction is not an outcome: its own list, uncoloured
+        parts.append("<div class='predictions'><h2>" + html.escape(told[0].lstrip("# "))
+                     + "</h2>" + "".join(f"<p>{html.escape(line.lstrip('- '))}</p>"
+                                         for line in told[2:] if line) + "</div>")
     parts.append(_environment(manifest))
     parts.append("<div id='details' hidden><button id='close' type='button'>close</button>"
                  "<h3></h3><p class='what'></p><p class='cause'></p><p class='times'></p>"

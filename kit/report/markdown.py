@@ -41,6 +41,7 @@ def render(results: list[CellResult], manifest: dict[str, Any], *,
     lines += [f"<sub>{legend}</sub>", ""]
     lines += _failures(results)
     lines += _static(results)
+    lines += predictions(results)
     lines += _environment(manifest)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -133,3 +134,20 @@ def toolchain_lines(m: dict[str, Any]) -> list[str]:
             else f" (digest not verified: {pin.get('why') or 'never pulled'})"
         out.append(f"toolchain {name}: {tc}{note}")
     return out
+
+
+def predictions(results: list[CellResult]) -> list[str]:
+    """Cells no GPU here ran, with what their target would likely do: labelled, apart from
+    the outcomes, never counted as one."""
+    told = [r for r in results if r.prediction and not r.outcome.is_gpu_verdict]
+    if not told:
+        return []
+    hazards = [r for r in told if r.prediction and r.prediction.get("outcome") != "none"]
+    out = ["#### Predictions for targets no GPU here ran (predictions, not outcomes)", "",
+           f"{len(told)} cells predicted: {len(hazards)} with a known hazard, "
+           f"{len(told) - len(hazards)} with none known.", ""]
+    for r in hazards[:60]:
+        p = r.prediction or {}
+        out.append(f"- `{r.label}`: predicted `{p.get('outcome')}` ({p.get('cause')}: "
+                   f"{p.get('detail')})")
+    return [*out, ""]

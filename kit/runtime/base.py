@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,10 @@ class CompileJob:
 class RunJob:
     binary: Path
     args: tuple[str, ...]
-    gpu_index: int
+    gpu_index: int  # -1: no GPU (a facts-only run)
     log: Path
     timeout: float
+    env: dict[str, str] = field(default_factory=dict)  # beside what the runtime sets
 
 
 def run_commands(commands: Sequence[list[str]], one: Callable[[list[str], float], cmd.Completed],
@@ -73,6 +74,9 @@ def objects_of(job: CompileJob) -> ObjectCache | None:
 
 class Runtime(abc.ABC):
     name: str
+    # whether a binary may run here with no GPU for the facts its host side knows
+    # (KIT_FACTS_ONLY=1): predictions for cells no GPU here can run
+    facts_runs = False
 
     def warnings(self, pairs: list[tuple[Toolchain, CutlassSource]]) -> list[str]:
         """What a run of these toolchain x CUTLASS pairs would meet here, said before it

@@ -21,6 +21,7 @@ from kit.util.gpu import GpuReport, detect
 
 class HostRuntime(Runtime):
     name = "host"
+    facts_runs = True
 
     def __init__(self) -> None:
         self._resolved: dict[str, ResolvedToolchain] = {}
@@ -94,7 +95,8 @@ class HostRuntime(Runtime):
         return _python_identity(repro_python())
 
     def run(self, job: RunJob) -> cmd.Completed:
-        env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+        env = {"CUDA_VISIBLE_DEVICES": str(job.gpu_index), "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+               **job.env}
         binary = job.binary.resolve()  # it runs from its own folder
         return cmd.run([binary, *job.args], cwd=binary.parent, env=env,
                        timeout=job.timeout, log_file=job.log)

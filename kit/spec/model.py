@@ -188,6 +188,9 @@ class CellResult:
     binary_facts: dict[str, Any] = field(default_factory=dict)  # kit.binary.inspect
     node: str = ""  # the cluster node the cell ran on ("" when it ran where kit runs)
     gpu: str = ""  # the GPU it ran on ("0: NVIDIA H100 80GB HBM3"); "" when it did not run
+    # what its target would likely do, for a cell no GPU here ran (kit.engine.predict); never
+    # an outcome, and never set for a cell that ran
+    prediction: dict[str, Any] | None = None
     started: str = ""
     finished: str = ""
 

@@ -99,6 +99,7 @@ class Repro:
     # how a program without the harness says passed / failed / error / refused (regexes)
     expect: dict[str, str] = field(default_factory=dict)
     trace: bool = False  # CUTLASS's host trace compiled in (TRACE_DEFINE)
+    harness: bool = False  # its sources print KIT_RESULT (kit's harness)
     # include folders inside the chosen CUTLASS tree (examples/common holds the examples'
     # helper.h, which programs derived from them include)
     cutlass_include: tuple[str, ...] = ()
@@ -260,9 +261,10 @@ def load(spec_path: Path) -> Repro:
     trace = data.get("trace")
     if trace is not None and not isinstance(trace, bool):
         raise located.error(("trace",), "expected true or false")
+    harness = kind is not ReproKind.CUTLASS_EXAMPLE and _speaks_harness(
+        [root / s for s in sources] + [root / u.source for u in units])
     if trace is None:  # a program that prints no KIT_RESULT is read through CUTLASS's trace
-        trace = kind is not ReproKind.PYTHON and not _speaks_harness(
-            [root / s for s in sources] + [root / u.source for u in units])
+        trace = kind is not ReproKind.PYTHON and not harness
     for i, axis in enumerate(_strings(located, ("build_axes",), data.get("build_axes", []))):
         if axis in knobs:
             raise located.error(("build_axes", i), f"'{axis}' is also one of the knobs")
@@ -289,6 +291,7 @@ def load(spec_path: Path) -> Repro:
         example=example,
         expect=expect if kind is not ReproKind.PYTHON else {},
         trace=trace,
+        harness=harness,
         cutlass_include=tuple(cutlass_include),
         units=units,
         script=str(data.get("script", "")),

@@ -186,7 +186,18 @@ struct Report {
 };
 
 // Reads the device the repro runs on; returns false (and reports) when there is none.
+// KIT_FACTS_ONLY=1 (kit sets it on a machine that cannot run the cell): report what the host
+// side knows (sizes, knobs) and touch no device at all, so a CPU machine learns them too.
+inline bool facts_only() {
+  const char* v = std::getenv("KIT_FACTS_ONLY");
+  return v != nullptr && v[0] == '1';
+}
+
 inline bool probe_device(Report& r) {
+  if (facts_only()) {
+    r.stage = "facts";
+    return false;
+  }
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess || count == 0) {
