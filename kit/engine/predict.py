@@ -50,9 +50,11 @@ def predict(arch: str, facts: dict[str, Any] | None,
         return Prediction("init_error_internal", "smem_exceeds_optin",
                           f"shared memory {smem:,} B > {arch}'s opt-in {optin:,} B")
     cubins = binary_facts.get("cubins")
-    if isinstance(cubins, list) and cubins and not any(
-            str(c.get("arch", "")).startswith(arch.rstrip("af")) and c.get("device_kernels")
-            for c in cubins):
+    mine = [c for c in cubins if str(c.get("arch", "")).startswith(arch.rstrip("af"))] \
+        if isinstance(cubins, list) else None
+    cutlass_kernel = isinstance(cubins, list) and any(c.get("device_kernels") for c in cubins)
+    if isinstance(cubins, list) and cubins and mine is not None and (
+            not mine or (cutlass_kernel and not any(c.get("device_kernels") for c in mine))):
         return Prediction("no_kernel_image", "no_kernel_image",
                           f"no cubin for {arch} holds the kernel "
                           f"({', '.join(sorted({str(c.get('arch')) for c in cubins}))})")

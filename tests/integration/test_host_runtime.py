@@ -107,3 +107,20 @@ def test_ctrl_c_keeps_every_finished_cell_and_resume_completes(
     after = {p.name: p.read_text() for p in run.cells_dir.glob("*.json")}
     assert len(after) == 4
     assert all(after[name] == text for name, text in first.items())  # kept, not re-run
+
+
+def test_a_cell_no_gpu_here_runs_gets_facts_and_a_prediction(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if gpu.detect().present:
+        return  # the cell runs for real there
+    matrix = selftest_project(tmp_path, "arch: [sm_90a]\nmode: [ok]\n")
+    monkeypatch.setenv("KIT_CACHE", str(fresh_cache(tmp_path)))
+    code, out = run_kit("matrix", "run", "--matrix", str(matrix), "--runtime", "host",
+                        "--results", str(tmp_path / "results"))
+    assert code == 0, out
+    run = results.find(tmp_path / "results", None)
+    (cell,) = run.load().results
+    assert cell.outcome is Outcome.NO_GPU
+    assert cell.prediction is not None and cell.prediction["outcome"] == "none"
+    facts = (run.path / "logs" / f"{cell.cell_id}.facts.log").read_text()
+    assert 'KIT_RESULT {' in facts and '"stage":"facts"' in facts  # it touched no device
