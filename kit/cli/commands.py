@@ -22,7 +22,7 @@ from rich.console import Console
 from kit import __version__
 from kit.cli.cluster import cluster_group
 from kit.cli.settings import setting
-from kit.engine import buildcache, plan, predict, results, scheduler
+from kit.engine import plan, predict, results
 from kit.engine.progress import Reporter
 from kit.flows import bisect as bisect_run
 from kit.flows import doctor, selection
@@ -165,20 +165,17 @@ def matrix_plan(matrix_path: Path, preset: str | None, only: tuple[str, ...],
     """List the cells, what will be compiled, run or skipped here, and why."""
     sel = selection.Selection(matrix_path=matrix_path, preset=preset, only=only, axis=axis)
     with contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
-        _, steps = workflow.make_plan(sel, rt)
-        pairs = {(s.cell.toolchain.name, s.cell.cutlass.name): (s.cell.toolchain,
-                                                                 s.cell.cutlass) for s in steps}
-        for warning in rt.warnings(list(pairs.values())):
-            click.echo(f"warning: {warning}", err=True)
+        planned = workflow.plan_here(sel, rt)
+    for warning in planned.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    est = planned.estimate
     if as_json:
-        est = scheduler.estimate(steps, Options(), cached=buildcache.stored(steps))
-        _echo_json({"summary": plan.summary(steps), "steps": [s.to_dict() for s in steps],
+        _echo_json({"summary": plan.summary(planned.steps),
+                    "steps": [s.to_dict() for s in planned.steps], "warnings": planned.warnings,
                     "estimate": {"compile_seconds": round(est.seconds, 1), "builds": est.builds,
                                  "measured": est.measured}})
         return
-    click.echo(plantext.render(steps, scheduler.estimate(steps, Options(),
-                                                         cached=buildcache.stored(steps)),
-                               max_cells=Options().max_cells))
+    click.echo(plantext.render(planned.steps, est, max_cells=Options().max_cells))
 
 
 @matrix_group.command("run")

@@ -7,11 +7,12 @@ import platform
 import shlex
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kit import __version__
-from kit.engine import plan, results, reuse
+from kit.engine import buildcache, plan, results, reuse, scheduler
 from kit.engine.execute import execute
 from kit.engine.progress import Reporter
 from kit.engine.results import RunDir
@@ -50,6 +51,24 @@ def facts(m: matrix.Matrix, cells: list[Cell], runtime: Runtime,
         python_ids={pair: runtime.python_identity(c.toolchain, c.cutlass)
                     for pair, c in python_pairs.items()},
     )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What `kit matrix plan` says: the steps, what a run would meet here, how long."""
+
+    steps: list[plan.Step]
+    warnings: list[str]
+    estimate: scheduler.Estimate
+
+
+def plan_here(sel: Selection, runtime: Runtime, opts: Options | None = None) -> Planned:
+    _, steps = make_plan(sel, runtime)
+    pairs = {(s.cell.toolchain.name, s.cell.cutlass.name): (s.cell.toolchain, s.cell.cutlass)
+             for s in steps}
+    return Planned(steps, runtime.warnings(list(pairs.values())),
+                   scheduler.estimate(steps, opts or Options(),
+                                      cached=buildcache.stored(steps)))
 
 
 def make_plan(sel: Selection, runtime: Runtime) -> tuple[matrix.Matrix, list[plan.Step]]:
