@@ -306,7 +306,11 @@ def _from_line(data: dict[str, Any], output: str, facts: dict[str, Any]) -> Verd
                            Evidence(cause="verify", facts=dict(verify)), data)
         return Verdict(Outcome.EXITED_UNVERIFIED, "stage done, but verify did not run",
                        Evidence(cause="verify_not_run", facts=dict(verify)), data)
-    return Verdict(Outcome.CRASH, f"unknown harness stage '{stage}'",
+    if stage == "facts":  # KIT_FACTS_ONLY=1 reached a run: the host side only, no kernel
+        return Verdict(Outcome.EXITED_UNVERIFIED, "facts only (KIT_FACTS_ONLY=1): no kernel ran",
+                       Evidence(cause="facts_only", detail=stage), data)
+    # it exited and said something kit cannot read: not a crash, and no verdict
+    return Verdict(Outcome.EXITED_UNVERIFIED, f"unknown harness stage '{stage}'",
                    Evidence(cause="bad_result", detail=stage), data)
 
 

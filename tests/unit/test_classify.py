@@ -189,3 +189,10 @@ def test_invalid_device_function_beside_two_names_checks_the_cubins_first() -> N
     with_sm90 = {**no_sm90, "cubins": [{"arch": "sm_90a", "kernels": 2, "device_kernels": 2}]}
     v = classify.run_result(0, out, False, 60, binary_facts=with_sm90)
     assert v.evidence.cause == "unregistered_kernel_stub"
+
+
+def test_a_harness_line_kit_cannot_read_is_no_crash() -> None:
+    facts = classify.run_result(0, line(stage="facts"), False, 60)
+    assert facts.outcome is Outcome.EXITED_UNVERIFIED and facts.evidence.cause == "facts_only"
+    odd = classify.run_result(0, line(stage="warp_drive"), False, 60)
+    assert odd.outcome is Outcome.EXITED_UNVERIFIED and odd.evidence.cause == "bad_result"
