@@ -240,8 +240,13 @@ def run(sel: Selection, spec: str, *, results_root: Path, run_ref: str | None,
         raise UsageError(f"{chosen} does not hold for {cell.label}'s host file",
                          hint=f"see {folder / 'check' / 'build.log'}; a GPU-only failure "
                               "needs the GPU oracle, which kit does not run yet")
+    shutil.copyfile(host, folder / "before.ii")  # what this round started from
     finished, seconds = timed(lambda: reduce(folder, jobs=jobs, budget=budget,
                                              note=reporter.note))
+    if not holds(folder):  # stopped mid-write: keep the last file known to show it
+        reporter.note("  the file C-Vise left does not show the property: the round's start "
+                      "is kept")
+        shutil.copyfile(folder / "before.ii", host)
     return result(cell.label, chosen, signature, folder, seconds, finished, std)
 
 
