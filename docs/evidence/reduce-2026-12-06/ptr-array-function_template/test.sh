@@ -2,4 +2,4 @@
 # kit reduce (compile_error): exit 0 while host.ii is interesting
 export PYTHONPATH="${KIT_ROOT:-.}"  # the folder holding kit
 g++ -std=c++17 -c -x c++ -w -m64 host.ii -o host.o > build.log 2>&1 && exit 1
-exec /work/main/.venv/bin/python -m kit.engine.oracles compile_error build.log 'type/value mismatch at argument #'
+exec python3 -m kit.engine.oracles compile_error build.log 'type/value mismatch at argument #'
