@@ -56,20 +56,30 @@ def _device_facts(binary: Path) -> dict[str, Any]:
 
 
 def _host_facts(binary: Path) -> dict[str, Any]:
+    found = symbols(binary, _DEVICE_KERNEL)
+    if isinstance(found, str):
+        return {"nm": found} if found.startswith(("unavailable", "failed")) else \
+            {"c++filt": found}
+    mangled, demangled = found
+    return facts_from_symbols(mangled, demangled)
+
+
+def symbols(binary: Path, pattern: re.Pattern[str]) -> tuple[list[str], list[str]] | str:
+    """The binary's function symbols that match `pattern`, mangled and demangled, or why not."""
     nm = shutil.which("nm")
     cxxfilt = shutil.which("c++filt")
     if nm is None or cxxfilt is None:
-        return {"nm": "unavailable (install binutils)"}
+        return "unavailable (install binutils)"
     done = cmd.run([nm, binary], timeout=120)
     if done.returncode != 0:
-        return {"nm": f"failed: {done.tail(2)}"}
-    mangled = sorted({n for n in _symbol_names(done.output) if _DEVICE_KERNEL.match(n)})
+        return f"failed: {done.tail(2)}"
+    mangled = sorted({n for n in _symbol_names(done.output) if pattern.match(n)})
     # CUTLASS kernel names run to thousands of characters: lift c++filt's recursion limit.
     demangled = cmd.run([cxxfilt, "--no-recurse-limit", *mangled],
                         timeout=120).output.splitlines() if mangled else []
     if len(demangled) != len(mangled):
-        return {"device_kernel_instantiations": len(mangled), "c++filt": "failed"}
-    return facts_from_symbols(mangled, demangled)
+        return "c++filt failed"
+    return mangled, demangled
 
 
 def facts_from_symbols(mangled: list[str], demangled: list[str]) -> dict[str, Any]:

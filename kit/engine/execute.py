@@ -81,11 +81,10 @@ def execute(steps: list[Step], *, repros: dict[str, Repro], cutlass: dict[str, R
                     # Runs go to their GPU's queue, while compiles go on.
                     for step in job.group:
                         routed = _route(step, build, router)
-                        pool = gpu_pools[routed.gpu_index] if routed.gpu_index is not None \
-                            and routed.gpu_index in gpu_pools else side_pool
+                        queue = routed.gpu_index if routed.gpu_index in gpu_pools else None
+                        pool = side_pool if queue is None else gpu_pools[queue]
                         runs[pool.submit(_finish, routed, build, repros, runtime, run_dir,
-                                         opts, reporter)] = (routed, routed.gpu_index
-                                                            if pool is not side_pool else None)
+                                         opts, reporter)] = (routed, queue)
                 else:
                     ran, index = runs.pop(fut)
                     result: CellResult = fut.result()
@@ -126,12 +125,10 @@ def _route(step: Step, build: Build, router: routing.Router) -> Step:
         return step
     gpu = router.route(step.cell.arch)
     if gpu is None:  # not the kernel's doing: the run says why, as infra_error
-        return dataclasses.replace(step, gpu_index=None, gpu=None,
-                                   reason=FAULTED + router.why_none(step.cell.arch))
+        return dataclasses.replace(step, run=RunDecision.GPU_FAULTED, gpu_index=None, gpu=None,
+                                   reason=f"no healthy GPU left for it: "
+                                          f"{router.why_none(step.cell.arch)}")
     return dataclasses.replace(step, gpu_index=gpu.index, gpu=gpu)
-
-
-FAULTED = "no healthy GPU left for it: "
 
 
 def _learn(job: scheduler.Job, build: Build) -> None:
@@ -156,7 +153,7 @@ def _finish(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime
         assert v is not None
         return CellResult(outcome=v.outcome, reason=v.reason, evidence=v.evidence,
                           finished=now(), **base)
-    if step.reason.startswith(FAULTED):
+    if step.run is RunDecision.GPU_FAULTED:
         return CellResult(outcome=Outcome.INFRA_ERROR, reason=step.reason,
                           evidence=Evidence(cause="gpu_faulted", detail=step.reason),
                           finished=now(), **base)

@@ -15,12 +15,10 @@ Run as `python -m kit.engine.oracles static OBJECT` or `compile_error LOG SIGNAT
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
 from kit.engine import binary
-from kit.util import cmd
 
 ORACLES = ("static", "compile_error")
 # Any __global__ function's host symbol; a reduced file need not keep CUTLASS's names.
@@ -29,22 +27,13 @@ _KERNEL_STUB = re.compile(r"^_Z[A-Za-z0-9_]*$")
 
 def split_name(obj: Path) -> bool:
     """The object holds one kernel named two ways (CUTLASS's device_kernel or any other)."""
-    nm, cxxfilt = shutil.which("nm"), shutil.which("c++filt")
-    if nm is None or cxxfilt is None:
-        raise RuntimeError("nm and c++filt are needed (binutils)")
-    done = cmd.run([nm, "--defined-only", obj], timeout=120)
-    if done.returncode != 0:
-        return False
-    names = sorted({ln.split()[-1] for ln in done.output.splitlines()
-                    if len(ln.split()) == 3 and ln.split()[1] in "tTwW"
-                    and _KERNEL_STUB.match(ln.split()[-1])})
-    if not names:
-        return False
-    demangled = cmd.run([cxxfilt, "--no-recurse-limit", *names], timeout=120).output.splitlines()
-    if len(demangled) != len(names):
+    found = binary.symbols(obj, _KERNEL_STUB)
+    if isinstance(found, str):
+        if found.startswith("unavailable"):
+            raise RuntimeError(f"nm and c++filt are {found}")
         return False
     # only templates can be named two ways by an argument's type
-    pairs = [(n, d) for n, d in zip(names, demangled, strict=True) if "<" in d]
+    pairs = [(n, d) for n, d in zip(*found, strict=True) if "<" in d]
     facts = binary.facts_from_symbols([n for n, _ in pairs], [d for _, d in pairs])
     return bool(facts.get("kernels_named_twice"))
 

@@ -9,7 +9,6 @@ refused whole.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from kit.sources.images import file_digest
 from kit.spec.model import Cell, CutlassKind, CutlassSource, SourceKind, Toolchain
 from kit.util.errors import KitError
 
@@ -110,8 +110,4 @@ def open_pack(path: Path, into: Path) -> Opened:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path).hex()

@@ -23,6 +23,8 @@ class RunDecision(str, enum.Enum):
     RUN = "run"
     SKIPPED_ARCH = Outcome.SKIPPED_ARCH.value
     NO_GPU = Outcome.NO_GPU.value
+    # every GPU that could run it faulted during this run (kit.engine.routing)
+    GPU_FAULTED = Outcome.INFRA_ERROR.value
 
 
 @dataclass(frozen=True, kw_only=True)

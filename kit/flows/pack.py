@@ -115,18 +115,10 @@ def run_from(pack: Path, runtime: Runtime, *, results_root: Path, opts: Options,
 
 
 def _import_builds(builds: Path) -> None:
-    """Each build into the cache under its key, whole (a rename), unless one is there."""
-    store = cache.builds()
-    store.mkdir(parents=True, exist_ok=True)
+    """Each build into the cache under its key, whole, unless one is there."""
     for folder in sorted(p for p in builds.iterdir() if p.is_dir()):
-        dest = store / folder.name
-        if (dest / "meta.json").is_file():
-            continue
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=store))
-        for f in folder.iterdir():
-            shutil.copy2(f, tmp / f.name)
-        tmp.chmod(0o755)
-        try:
-            tmp.rename(dest)
-        except OSError:  # another process imported it first
-            shutil.rmtree(tmp, ignore_errors=True)
+        def copy(tmp: Path, src: Path = folder) -> None:
+            for f in src.iterdir():
+                shutil.copy2(f, tmp / f.name)
+
+        cache.install_atomically(cache.builds() / folder.name, copy)

@@ -48,7 +48,7 @@ def standalone(repro: Repro, cell: Cell, cutlass_version: str) -> str:
         *([f"// Needs beside it: {', '.join(local)} (from {repro.root})"] if local else []),
         *(["// It prints one line `KIT_RESULT {json}`: the stage reached, the CUTLASS status, "
            "the", "// CUDA error, shared-memory sizes and the verification."]
-          if _INCLUDE.search(source) else
+          if repro.harness else
           ["// It prints its own lines; CUTLASS's host trace says which call failed and why."]),
         "",
     ]
