@@ -56,7 +56,7 @@ def _runtime_args(runtime: str, base: str | None) -> tuple[str, ...]:
 
 def _build_log(line: str) -> None:
     # Image builds are long: show the step lines, keep the rest for --debug.
-    if line.startswith(("Step ", "ERROR", "built ")):
+    if line.startswith(("Step ", "ERROR", "built ", "running binaries in ")):
         click.echo(f"  image: {line}", err=True)
     else:
         logging.getLogger("kit.sources.images").debug(line)

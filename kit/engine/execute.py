@@ -180,7 +180,7 @@ def _predict(step: Step, build: Build, repro: Repro, runtime: Runtime, run_dir: 
     its host side reports with KIT_FACTS_ONLY=1 where it can run here without a GPU."""
     if build.binary is None or repro.kind is ReproKind.PYTHON:
         return None
-    facts = None
+    facts, error = None, {}
     if repro.harness and runtime.facts_runs:
         log = run_dir.path / "logs" / f"{step.cell_id}.facts.log"
         try:
@@ -189,10 +189,10 @@ def _predict(step: Step, build: Build, repro: Repro, runtime: Runtime, run_dir: 
                                       env={"KIT_FACTS_ONLY": "1"}))
             line = classify.parse_line(done.output)
             facts = line if line and line.get("stage") == "facts" else None
-        except KitError:
-            facts = None
+        except KitError as exc:  # the prediction goes on from the binary's static facts
+            error = {"facts_error": exc.message.splitlines()[0]}
     return predict.predict(step.cell.arch, facts, build.facts).to_dict() | (
-        {"smem_bytes": facts.get("smem_bytes")} if facts else {})
+        {"smem_bytes": facts.get("smem_bytes")} if facts else {}) | error
 
 
 def _run(step: Step, build: Build, repros: dict[str, Repro], runtime: Runtime,

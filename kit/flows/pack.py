@@ -45,7 +45,7 @@ def make(run_dir: RunDir, out: Path) -> tuple[int, int]:
         if not (store / "meta.json").is_file():
             raise UsageError(f"{step['cell_id']}: its build is not in this machine's build "
                              "cache", hint="pack on the machine that compiled the run")
-        for f in ("bin", "meta.json", "compile.log"):
+        for f in ("bin", "meta.json", "compile.log", "image"):
             if (store / f).is_file():
                 members[f"builds/{step['compile_key']}/{f}"] = store / f
         cells.append({"cell_id": step["cell_id"], "compile_key": step["compile_key"],
@@ -90,7 +90,7 @@ def run_from(pack: Path, runtime: Runtime, *, results_root: Path, opts: Options,
             results.create(results_root)
         with run_dir.lock():
             compile_side = opened.data.get("compile_side", {})
-            run_dir.write_manifest({
+            manifest = {
                 "run_id": run_dir.run_id, "kit_version": __version__,
                 "matrix": f"pack:{pack}", "runtime": runtime.describe(),
                 "gpus": gpus.to_dict(), "toolchains": compile_side.get("toolchains", {}),
@@ -104,10 +104,13 @@ def run_from(pack: Path, runtime: Runtime, *, results_root: Path, opts: Options,
                            f"&& kit pack -o {shlex.quote(pack.name)}   # then, here: "
                            f"kit matrix run --from {shlex.quote(str(pack))}",
                 "started": results.now(),
-            })
+            }
+            run_dir.write_manifest(manifest)
             results.point_latest(run_dir)
             execute(steps, repros=repros, cutlass={}, runtime=runtime, run_dir=run_dir,
                     opts=opts, reporter=reporter)
+            # which image each binary ran in, where it was not the one that built it
+            run_dir.write_manifest(manifest | runtime.record() | {"finished": results.now()})
             wanted = {s.cell_id for s in steps}
             final = [r for r in run_dir.load().results if r.cell_id in wanted]
             write_reports(run_dir, final)

@@ -23,6 +23,7 @@ from typing import Any
 from kit.runtime import nvcc, pyrepro
 from kit.runtime.base import CompileJob, RunJob, Runtime, objects_of, run_commands
 from kit.runtime.pyrepro import JIT_MEMORY_SHARE
+from kit.runtime.runimage import RunImages
 from kit.sources import flavour, images
 from kit.spec.model import CutlassSource, Toolchain
 from kit.spec.repros import ReproKind
@@ -104,6 +105,7 @@ def _driver_libs() -> dict[str, str]:
 
 class DockerRuntime(Runtime):
     name = "docker"
+    facts_runs = True  # the harness's facts path touches no device: any container will do
 
     def __init__(self, project: Path, *, base: str | None = None, mem_limit: str = "12g",
                  log: Callable[[str], None] = lambda line: None) -> None:
@@ -120,6 +122,8 @@ class DockerRuntime(Runtime):
         self._building: dict[str, threading.Lock] = {}  # image tag -> held while it builds
         self._ready: list[str] = []  # the images this runtime made sure of, for the manifest
         self._said_find_links = False
+        self.run_images = RunImages(self.client, base)
+        self._said_run_image: set[str] = set()
 
     def describe(self) -> str:
         access = self.access()
@@ -171,9 +175,12 @@ class DockerRuntime(Runtime):
         return self.prod_spec(tc, cutlass).tag
 
     def record(self) -> dict[str, Any]:
-        if not self._ready:
-            return {}
-        return {"images": sorted(set(self._ready)), "bases": self._bases()}
+        out: dict[str, Any] = {}
+        if self._ready:
+            out = {"images": sorted(set(self._ready)), "bases": self._bases()}
+        if self.run_images.chosen:  # binaries that ran in another image than their own
+            out["run_images"] = dict(self.run_images.chosen)
+        return out
 
     def _bases(self) -> dict[str, dict[str, Any]]:
         """Each base the run's images started from, as this engine holds it: the platform it
@@ -327,6 +334,7 @@ class DockerRuntime(Runtime):
         inside = BUILDS / job.binary.resolve().relative_to(builds.resolve()).as_posix()
         argv = ["timeout", "--signal=KILL", f"{job.timeout:g}", str(inside), *job.args]
         _, env = self._gpu(job.gpu_index)
+        env |= job.env
         user = USER
         if flavour.is_prod(tag):  # a python launcher: writes its image's cache, wants a HOME
             user, env = writer(), {**env, "HOME": "/tmp"}
@@ -380,6 +388,7 @@ class DockerRuntime(Runtime):
         volumes = {str(store): {"bind": str(BIN), "mode": "ro"}, **self.image_cache(spec_tag),
                    **self.access().volumes}
         extra, env = self._gpu(job.gpu_index)
+        env |= job.env
         if flavour.is_prod(spec_tag):
             extra["user"], env = writer(), {**env, "HOME": "/tmp"}
         return self._container(spec_tag, [str(BIN / job.binary.name), *job.args],
@@ -408,13 +417,21 @@ class DockerRuntime(Runtime):
                 "labels": {images.LABEL: "1", "io.kit.session": self.session}}
 
     def _tag_for_binary(self, job: RunJob) -> str:
-        # Runs use the image the binary was compiled in: its libraries, its user.
-        tag = (job.binary.parent / "image").read_text().strip() \
-            if (job.binary.parent / "image").is_file() else ""
-        if not tag:
-            raise EngineError(f"{job.binary}: no record of the image that built it",
-                              hint="re-run with --runtime docker after clearing the build cache")
-        return tag
+        """The image the binary was compiled in (its libraries, its user) where this engine
+        has it; else a run image (kit.runtime.runimage): a pack's binaries on a GPU machine
+        that never built kit's toolchain images."""
+        record = job.binary.parent / "image"
+        built_in = record.read_text().strip() if record.is_file() else ""
+        if flavour.is_prod(built_in) and not images.exists(self.client, built_in):
+            raise EngineError(f"{job.binary}: a python cell runs only in the prod image that "
+                              f"installed it, {built_in}, which is not on this engine",
+                              hint="docker load that image here, or run the cell with "
+                                   "--runtime host")
+        choice = self.run_images.for_binary(job.binary, built_in)
+        if choice.tag != built_in and choice.tag not in self._said_run_image:
+            self._said_run_image.add(choice.tag)
+            self.log(f"running binaries in {choice.tag}: {choice.why}")
+        return choice.tag
 
     def _container(self, image: str, argv: list[str], *, volumes: dict[str, dict[str, str]],
                    timeout: float, log: Path | None, workdir: str,

@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +16,7 @@ from kit.cli.commands import cli
 from kit.engine import packs, results
 from kit.spec.model import Outcome
 from kit.util import gpu
-from tests.integration.conftest import fresh_cache, selftest_project
+from tests.integration.conftest import BASE, fresh_cache, selftest_project
 
 
 def kit(*args: str) -> tuple[int, str]:
@@ -96,3 +97,49 @@ def test_a_pack_of_another_format_is_refused_and_another_kit_version_said(
     code, out = kit("matrix", "run", "--from", str(older), "--runtime", "host", "--results",
                     str(tmp_path / "ran"))
     assert code == 0 and "pack made by kit 0.0.1" in out
+
+
+def facts_seen(run: results.RunDir) -> list[str]:
+    """The stage each cell's facts-only run reported (it ran in the runtime's container)."""
+    out = []
+    for log in sorted((run.path / "logs").glob("*.facts.log")):
+        line = next(x for x in log.read_text().splitlines() if x.startswith("KIT_RESULT "))
+        out.append(json.loads(line.removeprefix("KIT_RESULT "))["stage"])
+    return out
+
+
+def test_a_pack_runs_in_docker_where_its_images_are_not(pack: Path, tmp_path: Path,
+                                                         engine: Any) -> None:
+    """A GPU machine with an engine but none of kit's toolchain images (no registry): the
+    binaries run in an image kit makes from this machine's libraries: no shell, no tools
+    but the two a runner needs."""
+    code, out = kit("matrix", "run", "--from", str(pack), "--runtime", "docker",
+                    "--results", str(tmp_path / "ran"))
+    assert code == 0, out
+    run = results.find(tmp_path / "ran", None)
+    [(tag, why)] = run.manifest()["run_images"].items()
+    assert tag.startswith("kit/run:hostlibs-") and "built outside Docker" in why
+    assert f"running binaries in {tag}" in out
+    assert facts_seen(run) == ["facts", "facts"]  # each binary ran, in that image
+    assert engine.images.get(tag).labels == {"io.kit.managed": "1"}  # `kit images prune`
+    made = engine.containers.create(tag, ["/bin/sh"])
+    try:
+        with pytest.raises(Exception, match=r"/bin/sh|no such file"):
+            made.start()  # no shell in there
+    finally:
+        made.remove(force=True)
+
+
+def test_a_pack_runs_in_the_base_it_is_given(pack: Path, tmp_path: Path, engine: Any) -> None:
+    code, out = kit("matrix", "run", "--from", str(pack), "--runtime", "docker", "--base",
+                    BASE, "--results", str(tmp_path / "ran"))
+    assert code == 0, out
+    run = results.find(tmp_path / "ran", None)
+    assert run.manifest()["run_images"] == {BASE: "--base (it was built outside Docker)"}
+    assert facts_seen(run) == ["facts", "facts"]
+    code, out = kit("matrix", "run", "--from", str(pack), "--runtime", "docker", "--base",
+                    "kit-test/nothing:here", "--results", str(tmp_path / "ran2"))
+    assert code == 0, out
+    cells = results.find(tmp_path / "ran2", None).load().results
+    assert {c.prediction["facts_error"] for c in cells if c.prediction} == {
+        "--base kit-test/nothing:here: not on this engine"}

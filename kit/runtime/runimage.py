@@ -1,0 +1,120 @@
+"""The image a binary runs in when the image that built it is not on this engine.
+
+A GPU machine that was handed a pack (`kit matrix run --from`) usually has an engine but no
+registry and no kit toolchain images: they are gigabytes, built elsewhere. A compiled repro
+needs none of that to run: the CUDA runtime is linked in statically, the driver's libraries
+come in through GPU passthrough, and what is left is the C/C++ runtime. So the run image is
+either the user's `--base` (any image with a libc, `sleep` and `timeout`), or one kit makes
+here from this machine's own libraries: the loader, what `ldd` says the binary and the two
+tools need, nothing else (no shell, no package manager).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import tarfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit.sources import images
+from kit.util import cmd
+from kit.util.errors import EngineError
+
+REPOSITORY = "kit/run"
+# What a runner container runs: `sleep infinity` to stay up, `timeout` around each cell.
+TOOLS = ("sleep", "timeout")
+# Driver libraries come from the host at run time (GPU passthrough), never from the image.
+_DRIVER = re.compile(r"lib(cuda|nvidia-[\w-]+)\.so")
+
+
+@dataclass(frozen=True)
+class Choice:
+    tag: str
+    why: str  # one sentence for the run's log and manifest
+
+
+class RunImages:
+    """Which image each binary runs in, made at most once per set of libraries."""
+
+    def __init__(self, client: Any, base: str | None) -> None:
+        self.client = client
+        self.base = base
+        self._lock = threading.Lock()
+        self._made: dict[str, Choice] = {}  # binary's built-in tag -> choice
+        self.chosen: dict[str, str] = {}  # run image -> why (for the manifest)
+
+    def for_binary(self, binary: Path, built_in: str) -> Choice:
+        """The image that built the binary if this engine has it; else --base; else a
+        host-libraries image."""
+        if built_in and images.exists(self.client, built_in):
+            return Choice(built_in, "the image that built it")
+        missing = f"{built_in} is not on this engine" if built_in else \
+            "it was built outside Docker"
+        if self.base:
+            if not images.exists(self.client, self.base):
+                raise EngineError(f"--base {self.base}: not on this engine",
+                                  hint="docker load it, or leave --base out: kit then makes a "
+                                       "run image from this machine's libraries")
+            choice = Choice(self.base, f"--base ({missing})")
+        else:
+            tag = self._host_image(binary)
+            choice = Choice(tag, f"made here from this machine's libraries ({missing})")
+        with self._lock:
+            self.chosen[choice.tag] = choice.why
+        return choice
+
+    def _host_image(self, binary: Path) -> str:
+        files = _needed([binary, *(_tool(t) for t in TOOLS)])
+        digest = hashlib.sha256()
+        for path in sorted(files):
+            digest.update(path.encode() + images.file_digest(Path(path)))
+        tag = f"{REPOSITORY}:hostlibs-{digest.hexdigest()[:16]}"
+        with self._lock:
+            if not images.exists(self.client, tag):
+                _import(self.client, tag, files)
+        return tag
+
+
+def _tool(name: str) -> Path:
+    found = shutil.which(name)
+    if not found:
+        raise EngineError(f"`{name}` is not on this machine's PATH: kit's run image needs it",
+                          hint="install coreutils, or pass --base an image that has it")
+    return Path(found)
+
+
+def _needed(programs: list[Path]) -> dict[str, Path]:
+    """Path in the image -> file here: each program at its own path, the libraries and the
+    loader where ldd found them (the loader's path is baked into every binary)."""
+    out: dict[str, Path] = {str(p): p for p in programs if p.name in TOOLS}
+    done = cmd.run(["ldd", *map(str, programs)], timeout=60)
+    for line in done.output.splitlines():
+        if "not found" in line:
+            raise EngineError(f"ldd: {line.strip()}: the program cannot run on this machine",
+                              hint="pass --base an image that has the library")
+        for path in re.findall(r"(/\S+) \(0x", line):
+            if not _DRIVER.search(Path(path).name):
+                out[path] = Path(path)
+    return out
+
+
+def _import(client: Any, tag: str, files: dict[str, Path]) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        folder = tarfile.TarInfo("tmp")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(folder)
+        for inside, here in sorted(files.items()):
+            tar.add(str(here.resolve()), arcname=inside.lstrip("/"), recursive=False)
+    repository, _, name = tag.partition(":")
+    try:
+        client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=name,
+                                          changes=[f"LABEL {images.LABEL}=1"])
+    except Exception as exc:  # the SDK's errors and requests' alike: say which image
+        raise EngineError(f"could not make the run image {tag}: {images.engine_words(exc)}"
+                          ) from None
