@@ -221,7 +221,8 @@ def matrix_run(matrix_path: Path, preset: str | None, only: tuple[str, ...],
                    gpus=gpus)
     if from_pack is not None and (compile_only or preset or only or axis):
         raise UsageError("--from runs a pack's own cells",
-                         hint="choose the cells when packing; --from takes no selection")
+                         hint="choose them when packing (kit pack --only); --from takes no "
+                              "selection")
     with Reporter(quiet=as_json) as reporter, \
             contextlib.closing(_runtime(runtime, matrix_path, base, cluster)) as rt:
         if from_pack is not None:
@@ -410,16 +411,18 @@ def bisect_cmd(matrix_path: Path, preset: str | None, only: tuple[str, ...],
 @results_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="The pack to write (a .tar.gz).")
-def pack_cmd(run: str | None, results_root: Path, output: Path) -> None:
+@only_option
+def pack_cmd(run: str | None, results_root: Path, output: Path, only: tuple[str, ...]) -> None:
     """Pack a run's builds for a GPU machine (default: the latest run).
 
     \b
       kit matrix run --preset sm90 --compile-only     here, where the toolchains are
       kit pack -o sm90.kitpack.tar.gz
       kit matrix run --from sm90.kitpack.tar.gz       there, where the GPU is
+      kit pack -o small.kitpack.tar.gz --only placement=function_template   some cells
     """
     run_dir = results.find(results_root, run)
-    cells, size = pack_flow.make(run_dir, output)
+    cells, size = pack_flow.make(run_dir, output, only)
     click.echo(f"wrote {output}: {cells} cells, {size / 2**20:,.1f} MB")
 
 

@@ -8,6 +8,7 @@ that cannot run the target says skipped_arch here, whatever the compile machine 
 
 from __future__ import annotations
 
+import fnmatch
 import platform
 import shlex
 import shutil
@@ -28,18 +29,20 @@ from kit.runtime.base import Runtime
 from kit.spec import matrix
 from kit.spec.options import Options
 from kit.spec.repros import HARNESS_DIR, discover
+from kit.spec.selectors import check_values, parse_only
 from kit.util import cache
 from kit.util import gpu as gpumod
 from kit.util.errors import UsageError
 
 
-def make(run_dir: RunDir, out: Path) -> tuple[int, int]:
-    """Pack a run's builds (cells, binaries by content, repros). Returns (cells, bytes)."""
+def make(run_dir: RunDir, out: Path, only: tuple[str, ...] = ()) -> tuple[int, int]:
+    """Pack a run's builds (cells, binaries by content, repros), or those of the cells that
+    `only` (`--only AXIS=GLOB`) keeps. Returns (cells, bytes)."""
     manifest = run_dir.manifest()
     m = matrix.load(Path(manifest["matrix"]), selection.repros_of(Path(manifest["matrix"])))
     members: dict[str, Path] = {}
     cells = []
-    for step in manifest.get("cells", []):
+    for step in _kept(manifest.get("cells", []), only):
         cell = matrix.cell_of(m, step["axes"])
         store = cache.builds() / step["compile_key"]
         if not (store / "meta.json").is_file():
@@ -62,6 +65,20 @@ def make(run_dir: RunDir, out: Path) -> tuple[int, int]:
                              "command": manifest.get("command", "")},
             "cells": cells}
     return len(cells), packs.write(out, meta, members)
+
+
+def _kept(steps: list[dict[str, Any]], only: tuple[str, ...]) -> list[dict[str, Any]]:
+    values: dict[str, set[str]] = {}
+    for step in steps:
+        for axis, value in step["axes"].items():
+            values.setdefault(axis, set()).add(str(value))
+    chosen = parse_only(only, sorted(values))
+    check_values("--only", chosen, lambda axis: sorted(values.get(axis, ())))
+    kept = [s for s in steps if all(any(fnmatch.fnmatchcase(str(s["axes"].get(axis, "")), g)
+                                        for g in globs) for axis, globs in chosen.items())]
+    if not kept:
+        raise UsageError("no cell of the run is kept by " + " ".join(f"--only {o}" for o in only))
+    return kept
 
 
 def run_from(pack: Path, runtime: Runtime, *, results_root: Path, opts: Options,

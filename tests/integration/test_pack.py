@@ -57,6 +57,22 @@ def test_a_pack_runs_where_it_was_not_compiled(pack: Path, tmp_path: Path) -> No
         assert out.count("not run here: no GPU") == 1  # said once, not once a cell
 
 
+def test_a_pack_can_carry_some_of_a_runs_cells(pack: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIT_CACHE", str(tmp_path / "compile-cache"))  # back where it compiled
+    compiled = str(tmp_path / "compiled")
+    code, out = kit("pack", "--results", compiled, "-o", str(tmp_path / "one.tar.gz"),
+                    "--only", "arch=sm_121*")
+    assert code == 0 and "1 cells" in out, out
+    with tarfile.open(tmp_path / "one.tar.gz", "r:gz") as tar:
+        data = json.loads(tar.extractfile("pack.json").read())  # type: ignore[union-attr]
+    assert [c["axes"]["arch"] for c in data["cells"]] == ["sm_121a"]
+    code, out = kit("pack", "--results", compiled, "-o", str(tmp_path / "none.tar.gz"),
+                    "--only", "arch=sm_100a")
+    assert code == 2 and "arch" in out and "sm_90a" in out  # the values the run has
+    assert not (tmp_path / "none.tar.gz").exists()
+
+
 def rewrite(pack: Path, change: dict[str, bytes]) -> Path:
     """The same pack with some members' bytes replaced (pack.json left as it was)."""
     out = pack.with_name("changed.tar.gz")
