@@ -7,7 +7,10 @@ nvcc compile takes a minute) and asks this module:
   static         the object names one `__global__` template instantiation two ways: two
                  mangled names of one kernel that differ only in an integer argument's type
                  (C<128> vs C<128u>), as kit.engine.binary reads them
-  compile_error  the compiler failed with the same message signature as the cell did
+  compile_error  the compiler's first error has the same message signature as the cell's first
+                 error (an error further down is no match: deleting a declaration makes
+                 errors of every kind, and a reduction that chased one of them would end in
+                 a file that fails for a reason of its own)
 
 Run as `python -m kit.engine.oracles static OBJECT` or `compile_error LOG SIGNATURE`.
 """
@@ -48,8 +51,8 @@ def signature_of(first_error: str) -> str:
 
 
 def same_error(log: str, signature: str) -> bool:
-    return any(signature_of(ln) == signature for ln in log.splitlines()
-               if re.search(r"\berror\b", ln))
+    first = next((ln for ln in log.splitlines() if re.search(r"\berror:", ln)), None)
+    return first is not None and signature_of(first) == signature
 
 
 def main(argv: list[str]) -> int:
