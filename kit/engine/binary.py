@@ -1,12 +1,12 @@
 """Static facts about a compiled binary, read with binutils: no GPU needed.
 
-The one that matters first: whether one `cutlass::device_kernel<...>` is named two ways on
-the host side. Seen with kernel types declared inside a function template: the host compiler
-re-derives a `cute::C<32>` as `cute::C<32u>`, so the launch and cudaFuncSetAttribute go to a
-second, never registered stub, which initialize() reports as Error Internal. Two symbols
-that differ only in the type of an integer template argument are that; two genuinely
-different kernels (an example with a cooperative and a pingpong GEMM) are not. Recorded as
-evidence, never as a GPU outcome.
+The one that matters first: whether one `cutlass::device_kernel<...>` (or any other
+`__global__` template a cubin holds) is named two ways on the host side. Seen with kernel
+types declared inside a function template: the host compiler re-derives a `cute::C<32>` as
+`cute::C<32u>`, so the launch and cudaFuncSetAttribute go to a second, never registered
+stub, which initialize() reports as Error Internal. Two symbols that differ only in the type
+of an integer template argument are that; two genuinely different kernels (an example with a
+cooperative and a pingpong GEMM) are not. Recorded as evidence, never as a GPU outcome.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from kit.util import cmd
 # The kernel's own host symbol (not the stubs whose names embed it): `L` marks internal
 # linkage, which CUTLASS gives device_kernel (`__global__ static`).
 # Bumped whenever inspect() learns something new, so cached builds are looked at again.
-FACTS_VERSION = 7
+FACTS_VERSION = 8
 
 _DEVICE_KERNEL = re.compile(r"_ZN7cutlassL?13device_kernel[A-Za-z0-9_]*$")
+_ANY_FUNCTION = re.compile(r"_Z[A-Za-z0-9_]*$")
 # An integer template argument as c++filt spells it, by its type: 128 (int), 128u, 128l,
 # 128ul, 128ll, 128ull, and the types with no suffix in a cast: (short)128,
 # (unsigned char)128, (signed char)128, (char)128, (unsigned short)128, (__int128)128.
@@ -35,11 +36,44 @@ _INT_LITERAL = re.compile(
 _TEMPLATE_BEFORE = re.compile(r"(\w+)<$")
 def inspect(binary: Path) -> dict[str, Any]:
     """Host-side facts (nm) and device-side facts (cuobjdump) together."""
-    return {**_host_facts(binary), **_device_facts(binary)}
-
-
-def _device_facts(binary: Path) -> dict[str, Any]:
     found = cuobjdump.cubins(binary)
+    facts = _host_facts(binary)
+    if not facts.get("kernels_named_twice"):  # not CUTLASS's kernel: any template kernel
+        kernels = {k for img in found.get("cubins") or [] for k in img["kernels"]}
+        facts |= _unregistered_twins(binary, kernels)
+    return {**facts, **_device_facts(found)}
+
+
+def _unregistered_twins(binary: Path, kernels: set[str]) -> dict[str, Any]:
+    """A host function named like a kernel the cubins hold, but for an integer argument's
+    type: a launch of it finds no kernel (a program of one's own, no CUTLASS in it)."""
+    templates = sorted(k for k in kernels if "I" in k)  # a template argument list
+    if not templates:
+        return {}
+    found = symbols(binary, _ANY_FUNCTION)
+    device = cmd.run(["c++filt", "--no-recurse-limit", *templates], timeout=120).output
+    if isinstance(found, str) or len(device.splitlines()) != len(templates):
+        return {}
+    on_device = {_plain(d): (d, m) for d, m in zip(device.splitlines(), templates, strict=True)}
+    mangled, names = [], []
+    for sym, name in zip(*found, strict=True):
+        kernel_name, kernel_sym = on_device.get(_plain(name), (name, sym))
+        if name != kernel_name:
+            mangled += [sym, kernel_sym]
+            names += [name, kernel_name]
+    if not mangled:
+        return {}
+    facts = facts_from_symbols(mangled, names)
+    kernel = re.sub(r"<.*", "", names[1]).split("::")[-1].split()[-1]
+    facts["warning"] = facts["warning"].replace("cutlass::device_kernel", kernel)
+    return facts
+
+
+def _plain(name: str) -> str:
+    return _INT_LITERAL.sub(lambda m: m.group("value"), name)
+
+
+def _device_facts(found: dict[str, Any]) -> dict[str, Any]:
     images = found.get("cubins")
     if images is None:
         return found
@@ -90,7 +124,7 @@ def facts_from_symbols(mangled: list[str], demangled: list[str]) -> dict[str, An
                              "device_kernel_instantiations": len(mangled)}
     groups: dict[str, dict[str, list[str]]] = {}
     for sym, name in zip(mangled, demangled, strict=True):
-        key = _INT_LITERAL.sub(lambda m: m.group("value"), name)
+        key = _plain(name)
         groups.setdefault(key, {}).setdefault(name, []).append(sym)
     twice = [g for g in groups.values() if len(g) > 1]
     facts["kernels_named_twice"] = len(twice)

@@ -83,3 +83,23 @@ def test_a_cutlass_program_of_ones_own_compiles_with_the_trace(project: Path) ->
     assert cell["binary_facts"]["kernels_named_twice"] == 0
     if not gpu.detect().present:
         assert cell["outcome"] == "no_gpu"
+
+
+def test_a_kernel_of_ones_own_named_two_ways_is_found_and_predicted(project: Path) -> None:
+    """The reduced blockwise split (no CUTLASS, a `device_kernel` of the program's own): the
+    static check reads any template kernel a cubin holds, not only CUTLASS's."""
+    reduced = ROOT / "docs" / "evidence" / "reduce-2026-12-06" / "gcc-alias-split" / \
+        "alias_split.cu"
+    found = {}
+    for twin in ("0", "1"):
+        out = kit("repro", "run", str(reduced), "-D", f"TWIN={twin}", "--arch", "sm_90a",
+                  "--runtime", "host", "--json")
+        (found[twin],) = json.loads(out)
+    split, twin_cell = found["0"], found["1"]
+    assert split["binary_facts"]["kernels_named_twice"] == 1  # g++: C<128u> beside C<128>
+    assert split["binary_facts"]["spellings"] == ["C<128>", "C<128u>"]
+    assert "device_kernel named two ways" in split["binary_facts"]["warning"]
+    assert twin_cell["binary_facts"]["kernels_named_twice"] == 0
+    if not gpu.detect().present:
+        assert split["prediction"]["cause"] == "unregistered_kernel_stub"
+        assert twin_cell["prediction"]["outcome"] == "none"
