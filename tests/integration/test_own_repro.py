@@ -103,3 +103,14 @@ def test_a_kernel_of_ones_own_named_two_ways_is_found_and_predicted(project: Pat
     if not gpu.detect().present:
         assert split["prediction"]["cause"] == "unregistered_kernel_stub"
         assert twin_cell["prediction"]["outcome"] == "none"
+
+
+def test_the_reduced_ptr_array_error_is_the_cells_compile_error(project: Path) -> None:
+    """nvcc 13.0 + g++ 12.2 (this machine, CI's): the 16-line reduction fails as the ptr-array
+    function_template cell did, first error and all."""
+    reduced = ROOT / "docs" / "evidence" / "reduce-2026-12-06" / "gcc-typename" / \
+        "typename_mismatch.cu"
+    (cell,) = json.loads(kit("repro", "run", str(reduced), "--arch", "sm_90a", "--runtime",
+                             "host", "--json"))
+    assert cell["outcome"] == "compile_error"
+    assert "type/value mismatch at argument 2" in cell["reason"]
