@@ -36,7 +36,7 @@ from kit.runtime.base import Runtime
 from kit.spec import intake, repros
 from kit.spec.options import Options
 from kit.util import cache, files
-from kit.util.errors import KitError, ResultsError, UsageError
+from kit.util.errors import Interrupted, KitError, ResultsError, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "KIT",
            "max_content_width": 100}
@@ -800,11 +800,13 @@ def main() -> None:
     debug = os.environ.get("KIT_DEBUG", "") not in ("", "0") or "--debug" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False, prog_name="kit")
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:
+        if not isinstance(exc.__cause__, Interrupted):  # else the command has said it all
+            click.echo("aborted", err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt as exc:
+        if not isinstance(exc, Interrupted):
+            click.echo("interrupted", err=True)
         sys.exit(130)
     except (click.ClickException, KitError) as exc:
         if debug:

@@ -28,7 +28,14 @@ from kit.spec.model import Cell, CellResult, Outcome, SourceKind
 from kit.spec.options import Options
 from kit.spec.repros import Repro, ReproKind
 from kit.util import files
-from kit.util.errors import EngineError, InfraError, KitError, ToolchainError, UsageError
+from kit.util.errors import (
+    EngineError,
+    InfraError,
+    Interrupted,
+    KitError,
+    ToolchainError,
+    UsageError,
+)
 from kit.util.gpu import GpuReport
 
 COMPILE_ONLY = GpuReport(gpus=(), error="compile only (--compile-only): `kit pack` carries "
@@ -120,6 +127,8 @@ def run(sel: Selection, runtime: Runtime, *, results_root: Path, opts: Options,
                           + (f"run again: {sel.command}" if sel.command else
                              f"resume with: kit matrix run --resume {run_dir.run_id} "
                              + rerun_args(sel)))
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted from exc
             raise
         manifest["finished"] = results.now()
         manifest.update(runtime.record())

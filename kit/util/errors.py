@@ -71,3 +71,7 @@ class InfraError(KitError):
     the run answered nothing, and says so with its exit code."""
 
     exit_code = 10
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, after the command said what it saved and how to go on: nothing more to say."""
