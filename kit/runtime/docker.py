@@ -122,7 +122,8 @@ class DockerRuntime(Runtime):
         self._building: dict[str, threading.Lock] = {}  # image tag -> held while it builds
         self._ready: list[str] = []  # the images this runtime made sure of, for the manifest
         self._said_find_links = False
-        self.run_images = RunImages(self.client, base)
+        self.run_images = RunImages(self.client, base,
+                                    driver_libs=lambda: list(self.access().volumes))
         self._said_run_image: set[str] = set()
 
     def describe(self) -> str:

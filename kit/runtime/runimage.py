@@ -5,8 +5,10 @@ registry and no kit toolchain images: they are gigabytes, built elsewhere. A com
 needs none of that to run: the CUDA runtime is linked in statically, the driver's libraries
 come in through GPU passthrough, and what is left is the C/C++ runtime. So the run image is
 either the user's `--base` (any image with a libc, `sleep` and `timeout`), or one kit makes
-here from this machine's own libraries: the loader, what `ldd` says the binary and the two
-tools need, nothing else (no shell, no package manager).
+here from this machine's own libraries: the loader, what `ldd` says the binary, the two
+tools and the driver's libraries need (the driver's libraries themselves are bind-mounted at
+run time: libcuda.so.1 that cannot load its own dependencies is, to the CUDA runtime, no
+driver at all: cudaErrorInsufficientDriver), nothing else (no shell, no package manager).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import shutil
 import tarfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,9 +44,11 @@ class Choice:
 class RunImages:
     """Which image each binary runs in, made at most once per set of libraries."""
 
-    def __init__(self, client: Any, base: str | None) -> None:
+    def __init__(self, client: Any, base: str | None,
+                 driver_libs: Callable[[], list[str]]) -> None:
         self.client = client
         self.base = base
+        self.driver_libs = driver_libs  # their host paths (mounted into every container)
         self._lock = threading.Lock()
         self._made: dict[str, Choice] = {}  # binary's built-in tag -> choice
         self.chosen: dict[str, str] = {}  # run image -> why (for the manifest)
@@ -69,7 +74,7 @@ class RunImages:
         return choice
 
     def _host_image(self, binary: Path) -> str:
-        files = _needed([binary, *(_tool(t) for t in TOOLS)])
+        files = needed([binary, *(_tool(t) for t in TOOLS)], self.driver_libs())
         digest = hashlib.sha256()
         for path in sorted(files):
             digest.update(path.encode() + images.file_digest(Path(path)))
@@ -88,11 +93,12 @@ def _tool(name: str) -> Path:
     return Path(found)
 
 
-def _needed(programs: list[Path]) -> dict[str, Path]:
+def needed(programs: list[Path], driver_libs: list[str]) -> dict[str, Path]:
     """Path in the image -> file here: each program at its own path, the libraries and the
-    loader where ldd found them (the loader's path is baked into every binary)."""
+    loader where ldd found them (the loader's path is baked into every binary), for the
+    programs and for the driver's libraries, less those (they come in as mounts)."""
     out: dict[str, Path] = {str(p): p for p in programs if p.name in TOOLS}
-    done = cmd.run(["ldd", *map(str, programs)], timeout=60)
+    done = cmd.run(["ldd", *map(str, programs), *driver_libs], timeout=60)
     for line in done.output.splitlines():
         if "not found" in line:
             raise EngineError(f"ldd: {line.strip()}: the program cannot run on this machine",

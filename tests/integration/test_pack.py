@@ -159,3 +159,21 @@ def test_a_pack_runs_in_the_base_it_is_given(pack: Path, tmp_path: Path, engine:
     cells = results.find(tmp_path / "ran2", None).load().results
     assert {c.prediction["facts_error"] for c in cells if c.prediction} == {
         "--base kit-test/nothing:here: not on this engine"}
+
+
+def test_the_run_image_holds_what_the_driver_libraries_load() -> None:
+    """The driver's libraries are mounted at run time, but what they link against must be in
+    the image: a libcuda.so.1 that cannot load its own libraries is, to the CUDA runtime, an
+    insufficient driver (seen on the H100: cudaErrorInsufficientDriver in every cell). Here
+    libssl stands in for a driver library: its libcrypto comes in, itself does not."""
+    from kit.runtime import runimage
+
+    stand_in = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+    if not Path(stand_in).is_file():
+        pytest.skip("no libssl.so.3 on this machine to stand in for a driver library")
+    files = runimage.needed([Path("/usr/bin/sleep")], [stand_in])
+    assert "/usr/bin/sleep" in files
+    assert any(Path(p).name == "libcrypto.so.3" for p in files)
+    assert not any(Path(p).name == "libssl.so.3" for p in files)
+    without = runimage.needed([Path("/usr/bin/sleep")], [])
+    assert not any(Path(p).name == "libcrypto.so.3" for p in without)
