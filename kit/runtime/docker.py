@@ -179,8 +179,8 @@ class DockerRuntime(Runtime):
         out: dict[str, Any] = {}
         if self._ready:
             out = {"images": sorted(set(self._ready)), "bases": self._bases()}
-        if self.run_images.chosen:  # binaries that ran in another image than their own
-            out["run_images"] = dict(self.run_images.chosen)
+        if self.run_images.chosen():  # binaries that ran in another image than their own
+            out["run_images"] = self.run_images.chosen()
         return out
 
     def _bases(self) -> dict[str, dict[str, Any]]:

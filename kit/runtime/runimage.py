@@ -50,8 +50,7 @@ class RunImages:
         self.base = base
         self.driver_libs = driver_libs  # their host paths (mounted into every container)
         self._lock = threading.Lock()
-        self._made: dict[str, Choice] = {}  # binary's built-in tag -> choice
-        self.chosen: dict[str, str] = {}  # run image -> why (for the manifest)
+        self._missing: dict[str, set[str]] = {}  # run image -> what it stands in for
 
     def for_binary(self, binary: Path, built_in: str) -> Choice:
         """The image that built the binary if this engine has it; else --base; else a
@@ -70,8 +69,20 @@ class RunImages:
             tag = self._host_image(binary)
             choice = Choice(tag, f"made here from this machine's libraries ({missing})")
         with self._lock:
-            self.chosen[choice.tag] = choice.why
+            self._missing.setdefault(choice.tag, set()).add(built_in)
         return choice
+
+    def chosen(self) -> dict[str, str]:
+        """Each run image used, and why: for the manifest."""
+        out = {}
+        for tag, built in sorted(self._missing.items()):
+            how = "--base" if tag == self.base else "made here from this machine's libraries"
+            named = sorted(b for b in built if b)
+            why = [f"{', '.join(named)} {'is' if len(named) == 1 else 'are'} not on this "
+                   "engine"] if named else []
+            why += ["some were built outside Docker"] if "" in built else []
+            out[tag] = f"{how} ({'; '.join(why)})"
+        return out
 
     def _host_image(self, binary: Path) -> str:
         files = needed([binary, *(_tool(t) for t in TOOLS)], self.driver_libs())

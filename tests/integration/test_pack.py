@@ -151,7 +151,7 @@ def test_a_pack_runs_in_the_base_it_is_given(pack: Path, tmp_path: Path, engine:
                     BASE, "--results", str(tmp_path / "ran"))
     assert code == 0, out
     run = results.find(tmp_path / "ran", None)
-    assert run.manifest()["run_images"] == {BASE: "--base (it was built outside Docker)"}
+    assert run.manifest()["run_images"] == {BASE: "--base (some were built outside Docker)"}
     assert facts_seen(run) == ["facts", "facts"]
     code, out = kit("matrix", "run", "--from", str(pack), "--runtime", "docker", "--base",
                     "kit-test/nothing:here", "--results", str(tmp_path / "ran2"))
