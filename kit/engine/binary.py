@@ -51,8 +51,10 @@ def _unregistered_twins(binary: Path, kernels: set[str]) -> dict[str, Any]:
     if not templates:
         return {}
     found = symbols(binary, _ANY_FUNCTION)
+    if isinstance(found, str):  # no binutils: the host facts already say so
+        return {}
     device = cmd.run(["c++filt", "--no-recurse-limit", *templates], timeout=120).output
-    if isinstance(found, str) or len(device.splitlines()) != len(templates):
+    if len(device.splitlines()) != len(templates):
         return {}
     on_device = {_plain(d): (d, m) for d, m in zip(device.splitlines(), templates, strict=True)}
     mangled, names = [], []
