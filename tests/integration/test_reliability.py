@@ -683,4 +683,7 @@ def _ctrl_c_engine_stop_resume(engine: Any, tmp_path: Path) -> None:
         assert host["CapDrop"] == ["ALL"] and host["ReadonlyRootfs"] is True
         assert attrs["Config"]["User"] == "1000:1000"
         mounts = {m["Destination"]: m["RW"] for m in attrs["Mounts"]}
-        assert mounts["/kit/repros"] is False and mounts["/kit/cutlass"] is False
+        if "/kit/out" in mounts:  # a compile: the sources read-only, only its output written
+            assert mounts["/kit/repros"] is False and mounts["/kit/cutlass"] is False
+        else:  # a runner (the facts-only runs): the build cache read-only, nothing written
+            assert mounts["/kit/builds"] is False and not any(mounts.values())
