@@ -1,5 +1,5 @@
 // The SM90 ptr-array kernel's compile error (nvcc 13.0 + g++ 12.2, types inside a function
-// template) in 16 lines and no CUTLASS. The file is valid C++: g++ alone compiles it. nvcc
+// template) in 15 lines of code and no CUTLASS. The file is valid C++: g++ alone compiles it. nvcc
 // 13.0's cudafe++ re-spells the sizeof's type for the host compiler as
 //   Epi<Policy, Impl<int, __decltype((make<std::conditional<std::is_void_v<long>, void,
 //       long>::type>()))>::Stride>::Storage
