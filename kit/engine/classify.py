@@ -200,6 +200,18 @@ def _from_said(said: plainout.Said, call: str, trace: plainout.Trace, output: st
     if said.status == "refused":
         return Verdict(Outcome.SKIPPED_ARCH, f"the program refused this GPU ({quote})",
                        Evidence(cause="example_refused", detail=quote, facts=lines))
+    if said.kind == "cuda_error":
+        # the CUTLASS paths' diagnosis, with the error as the kernel handle's: a kernel named
+        # two ways, or no image for this GPU, explains it as it explains Error Internal
+        ev = diagnose_internal({**_trace_data(trace, gpu),
+                                "func_attributes": {"error": {"name": said.status}}},
+                               output, facts)
+        cause = ev.cause if ev.cause != "unknown" else "cuda_error"
+        return Verdict(Outcome.RUN_FAILED, f"a CUDA call failed: {said.status}"
+                       + (f" — {cause}: {ev.detail}" if cause != "cuda_error" else "")
+                       + f" ({quote})",
+                       Evidence(cause=cause, detail=ev.detail if cause != "cuda_error"
+                                else said.status, facts={**ev.facts, **lines}))
     if said.kind in ("disposition", "expect") and said.status == "failed":
         return Verdict(Outcome.WRONG_RESULT, f"the program reports a wrong result ({quote})",
                        Evidence(cause="verify", detail=quote, facts=lines))

@@ -29,6 +29,10 @@ _CALL_STATUS = re.compile(
 _BARE_STATUS = re.compile(rf"(?:[:=]|->)\s*[\"']?(?P<status>{_STATUS})[\"']?\s*[.!]?\s*$")
 _CUTLASS_CHECK = re.compile(rf"Got cutlass error: (?P<status>{_STATUS}) at: (?P<line>\d+)")
 _DISPOSITION = re.compile(r"^\s*Disposition:\s*(?P<verdict>Passed|Failed)\b")
+# A CUDA runtime call's error as the value of its line, the way a plain CUDA program reports
+# one: `cudaFuncGetAttributes: cudaErrorInvalidResourceHandle`, `launch = cudaErrorNoKernel...`.
+_CUDA_ERROR = re.compile(r"^\s*(?P<call>[A-Za-z_][\w:.]*(?:\(\))?)\s*(?:[:=]|->)\s*"
+                         r"(?P<status>cudaError\w+)\b")
 # CUTLASS_TRACE_HOST: `file:line  message` (two spaces), compiled in with
 # -DCUTLASS_DEBUG_TRACE_LEVEL=1.
 _TRACE = re.compile(r"^(?P<file>[\w./+-]+\.(?:h|hpp|cuh|cu|cpp|inl)):(?P<line>\d+)  (?P<msg>.*)$")
@@ -56,7 +60,7 @@ class Said:
 
     line_no: int  # 1-based, in the program's output
     text: str  # the line as printed
-    kind: str  # status | cutlass_check | disposition | expect
+    kind: str  # status | cutlass_check | disposition | expect | cuda_error
     call: str = ""  # can_implement | initialize | run; "" when the line does not say
     status: str = ""  # a CUTLASS status name, or passed / failed / error / refused
 
@@ -64,6 +68,8 @@ class Said:
     def failed(self) -> bool:
         if self.kind in ("status", "cutlass_check"):
             return self.status != "Success"
+        if self.kind == "cuda_error":
+            return True
         return self.status in ("failed", "error")
 
     @property
@@ -159,6 +165,8 @@ def _said(no: int, text: str, patterns: dict[str, re.Pattern[str]]) -> Said | No
             return Said(no, text, kind, status=key)
     if m := _DISPOSITION.search(text):
         return Said(no, text, "disposition", status=m.group("verdict").lower())
+    if m := _CUDA_ERROR.search(text):
+        return Said(no, text, "cuda_error", status=m.group("status"))
     if m := _CUTLASS_CHECK.search(text):
         return Said(no, text, "cutlass_check", status=m.group("status"))
     if m := _CALL_STATUS.search(text):

@@ -22,6 +22,11 @@ SMEM_OPTIN = {(9, 0): 232_448, (10, 0): 232_448, (10, 3): 232_448, (12, 0): 101_
               (12, 1): 101_376}
 
 
+# The causes a prediction can name: the same hazards whichever call a program reports them
+# from (CUTLASS's initialize(), or a plain CUDA program's own failed call).
+HAZARDS = frozenset({"smem_exceeds_optin", "unregistered_kernel_stub", "no_kernel_image"})
+
+
 @dataclass(frozen=True)
 class Prediction:
     outcome: str  # "init_error_internal", "no_kernel_image", or "none" (no known hazard)
@@ -72,14 +77,18 @@ def score(predicted: list[CellResult], real: list[CellResult]) -> dict[str, Any]
     real_by = {r.label: r for r in real if r.outcome.is_gpu_verdict}
     table: dict[str, dict[str, int]] = {}
     pairs = []
+    none_right = 0  # predicted no hazard, and none seen
     for p in predicted:
         guess = (p.prediction or {}).get("cause", "") if p.prediction else None
         truth = real_by.get(p.label)
         if guess is None or truth is None:
             continue
-        got = truth.evidence.cause if truth.outcome is Outcome.INIT_ERROR_INTERNAL else ""
+        got = truth.evidence.cause if truth.outcome is Outcome.INIT_ERROR_INTERNAL or (
+            truth.outcome is Outcome.RUN_FAILED and truth.evidence.cause in HAZARDS) else ""
         pairs.append({"cell": p.label, "predicted": guess or "none", "real":
                       f"{truth.outcome.value}" + (f" ({got})" if got else "")})
+        if not guess and not got:
+            none_right += 1
         for cause in {guess, got} - {""}:
             row = table.setdefault(cause, {"hits": 0, "misses": 0, "false_alarms": 0})
             if guess == cause and got == cause:
@@ -88,7 +97,5 @@ def score(predicted: list[CellResult], real: list[CellResult]) -> dict[str, Any]
                 row["misses"] += 1
             else:
                 row["false_alarms"] += 1
-    none_right = sum(1 for x in pairs if x["predicted"] == "none" and
-                     not x["real"].startswith("init_error_internal"))
     return {"cells": len(pairs), "per_cause": table, "no_hazard_and_none_seen": none_right,
             "pairs": pairs}

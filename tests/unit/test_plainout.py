@@ -123,3 +123,23 @@ def test_an_unregistered_stub_from_the_trace_names_the_spellings() -> None:
     v = run(out, 1, binary_facts=facts)
     assert v.evidence.cause == "unregistered_kernel_stub"
     assert "C<128> vs C<128u>" in v.evidence.detail
+
+
+# What the reduced alias-split program printed on the H100 (its split build, then its twin).
+SPLIT = ("cudaFuncGetAttributes: cudaErrorInvalidResourceHandle\n"
+         "launch: cudaErrorInvalidDeviceFunction, sync: cudaSuccess, kernel wrote 0\n"
+         "Disposition: Failed\n")
+TWIN = ("cudaFuncGetAttributes: cudaSuccess\n"
+        "launch: cudaSuccess, sync: cudaSuccess, kernel wrote 42\n"
+        "Disposition: Passed\n")
+
+
+def test_a_plain_cuda_programs_failed_call_is_its_first_failure_and_is_diagnosed() -> None:
+    facts = {"kernels_named_twice": 1, "spellings": ["C<128>", "C<128u>"]}
+    v = run(SPLIT, 1, binary_facts=facts)
+    assert v.outcome is Outcome.RUN_FAILED  # not a wrong result: no kernel ran at all
+    assert v.evidence.cause == "unregistered_kernel_stub"
+    assert "cudaErrorInvalidResourceHandle" in v.reason and "line 1" in v.reason
+    bare = run(SPLIT, 1)  # no static facts: the error, named
+    assert bare.outcome is Outcome.RUN_FAILED and bare.evidence.cause == "cuda_error"
+    assert run(TWIN, 0).outcome is Outcome.OK  # cudaSuccess is no failure

@@ -58,3 +58,17 @@ def test_the_score_counts_hits_misses_and_false_alarms_per_hazard() -> None:
                                                         "false_alarms": 0}
     assert found["per_cause"]["unregistered_kernel_stub"]["false_alarms"] == 1
     assert found["no_hazard_and_none_seen"] == 1
+
+
+def test_a_plain_programs_failed_call_scores_as_the_hazard_it_was() -> None:
+    """The reduced split program reports its failed CUDA call itself (run_failed), not through
+    CUTLASS's initialize(): the same hazard, scored as a hit, never as a false alarm."""
+    stub = {"outcome": "init_error_internal", "cause": "unregistered_kernel_stub", "detail": ""}
+    none = {"outcome": "none", "cause": "", "detail": ""}
+    predicted = [cell("split", Outcome.NO_GPU, stub), cell("exit", Outcome.NO_GPU, none)]
+    real = [cell("split", Outcome.RUN_FAILED, cause="unregistered_kernel_stub"),
+            cell("exit", Outcome.RUN_FAILED, cause="exit_status")]  # no hazard kit predicts
+    found = predict.score(predicted, real)
+    assert found["per_cause"] == {"unregistered_kernel_stub": {"hits": 1, "misses": 0,
+                                                               "false_alarms": 0}}
+    assert found["no_hazard_and_none_seen"] == 1
