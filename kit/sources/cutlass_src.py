@@ -169,8 +169,7 @@ def _commit(mirror: Path, url: str, ref: str) -> str:
 
 def _tree_hash(root: Path) -> str:
     """Every header a cell compiles against: a local tree with one line patched is another
-    CUTLASS, and its builds are not the unpatched tree's (about 0.1 s for CUTLASS's ~1,500
-    headers)."""
+    CUTLASS, and its builds are not the unpatched tree's (0.2 s for 4.2's 871 files here)."""
     digest = hashlib.sha256()
     for folder in (root / "include", root / "tools" / "util" / "include"):
         for path in sorted(folder.rglob("*")):
