@@ -5,7 +5,6 @@ each probe that shares a binary cost only its run)."""
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -92,8 +91,7 @@ def pick(spec: str, m: matrix.Matrix, cells: list[Cell],
     if not pairs:
         raise BisectError(f"no cell '{spec}'", hint="give a cell id or label from "
                           "`kit matrix plan` / a run, or axis=value,axis=value")
-    matching = [c for c in cells if all(
-        any(fnmatch.fnmatchcase(c.axes.get(a, ""), v) for v in vs) for a, vs in pairs.items())]
+    matching = [c for c in cells if selectors.matches(c.axes, pairs)]
     if len(matching) != 1:
         labels = ", ".join(c.label for c in matching[:4])
         raise BisectError(f"'{spec}' matches {len(matching)} cells of the selection"

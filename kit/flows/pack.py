@@ -8,7 +8,6 @@ that cannot run the target says skipped_arch here, whatever the compile machine 
 
 from __future__ import annotations
 
-import fnmatch
 import platform
 import shlex
 import shutil
@@ -29,7 +28,7 @@ from kit.runtime.base import Runtime
 from kit.spec import matrix
 from kit.spec.options import Options
 from kit.spec.repros import HARNESS_DIR, discover
-from kit.spec.selectors import check_values, parse_only
+from kit.spec.selectors import check_values, matches, parse_only
 from kit.util import cache
 from kit.util import gpu as gpumod
 from kit.util.errors import UsageError
@@ -74,8 +73,7 @@ def _kept(steps: list[dict[str, Any]], only: tuple[str, ...]) -> list[dict[str, 
             values.setdefault(axis, set()).add(str(value))
     chosen = parse_only(only, sorted(values))
     check_values("--only", chosen, lambda axis: sorted(values.get(axis, ())))
-    kept = [s for s in steps if all(any(fnmatch.fnmatchcase(str(s["axes"].get(axis, "")), g)
-                                        for g in globs) for axis, globs in chosen.items())]
+    kept = [s for s in steps if matches(s["axes"], chosen)]
     if not kept:
         raise UsageError("no cell of the run is kept by " + " ".join(f"--only {o}" for o in only))
     return kept

@@ -13,6 +13,7 @@ driver at all: cudaErrorInsufficientDriver), nothing else (no shell, no package 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -51,6 +52,7 @@ class RunImages:
         self.driver_libs = driver_libs  # their host paths (mounted into every container)
         self._lock = threading.Lock()
         self._missing: dict[str, set[str]] = {}  # run image -> what it stands in for
+        self._common: dict[str, Path] | None = None
 
     def for_binary(self, binary: Path, built_in: str) -> Choice:
         """The image that built the binary if this engine has it; else --base; else a
@@ -85,15 +87,24 @@ class RunImages:
         return out
 
     def _host_image(self, binary: Path) -> str:
-        files = needed([binary, *(_tool(t) for t in TOOLS)], self.driver_libs())
+        # once a runtime: what every run image holds; each cell: its own binary's libraries
+        if self._common is None:
+            self._common = needed([_tool(t) for t in TOOLS], self.driver_libs())
+        files = {**self._common, **needed([binary], [])}
         digest = hashlib.sha256()
         for path in sorted(files):
-            digest.update(path.encode() + images.file_digest(Path(path)))
+            digest.update(path.encode() + _digest(path))
         tag = f"{REPOSITORY}:hostlibs-{digest.hexdigest()[:16]}"
         with self._lock:
             if not images.exists(self.client, tag):
                 _import(self.client, tag, files)
         return tag
+
+
+@functools.cache
+def _digest(path: str) -> bytes:
+    """A library's content: the same files for every cell of a run, hashed once."""
+    return images.file_digest(Path(path))
 
 
 def _tool(name: str) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import itertools
 import math
 import re
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.spec import build_axes, yamlfile
+from kit.spec import build_axes, selectors, yamlfile
 from kit.spec.model import CORE_AXES, Cell, CutlassKind, CutlassSource, SourceKind, Toolchain
 from kit.spec.repros import Repro
 from kit.spec.yamlfile import KeyPath, Located
@@ -361,9 +360,4 @@ def cell_of(matrix: Matrix, values: dict[str, str]) -> Cell:
 
 
 def _selected(cell: Cell, only: dict[str, list[str]]) -> bool:
-    axes = cell.axes
-    for axis, patterns in only.items():
-        value = axes.get(axis)
-        if value is None or not any(fnmatch.fnmatchcase(value, p) for p in patterns):
-            return False
-    return True
+    return selectors.matches(cell.axes, only)

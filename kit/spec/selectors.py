@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from kit.util.errors import UsageError
 
@@ -19,6 +19,13 @@ def parse_only(filters: Sequence[str], known: Iterable[str]) -> dict[str, list[s
                                        example="--only 'cuda=cuda13.*' --only repro=sm90*")
             out.setdefault(axis, []).extend(patterns)
     return out
+
+
+def matches(axes: Mapping[str, str], chosen: dict[str, list[str]]) -> bool:
+    """A cell's axes against parsed `--only` filters: every axis named, one of its globs. A
+    cell without the axis (a knob its repro lacks) is not matched."""
+    return all(axis in axes and any(fnmatch.fnmatchcase(str(axes[axis]), g) for g in globs)
+               for axis, globs in chosen.items())
 
 
 def parse_axis_overrides(texts: Sequence[str], known: Iterable[str]) -> dict[str, list[str]]:
